@@ -1,0 +1,45 @@
+# make demo : upgrade a simulated 3-front-end cluster (lab) from 6.10 to 7.0 and print the report path
+# make test : lint, type-check and run the whole test suite
+# make bench: the scale benchmark (3 front-ends, 50 hypervisors)
+# Each target installs what it needs on a fresh Debian or Ubuntu machine (run as root).
+
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PYTHON ?= python3
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup system-packages test lint demo bench clean
+
+setup: system-packages $(STAMP)
+
+# The lab needs real OpenSSH servers, rsync and a system python3 for the simulated tools.
+system-packages:
+	@if ! [ -x /usr/sbin/sshd ] || ! command -v rsync >/dev/null || ! [ -x /usr/bin/python3 ] \
+	     || ! command -v ssh-keygen >/dev/null || ! command -v sudo >/dev/null \
+	     || ! $(PYTHON) -c 'import venv, ensurepip' 2>/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	        openssh-server openssh-client rsync sudo python3 python3-venv procps util-linux >/dev/null; \
+	fi
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip >/dev/null 2>&1 || true
+	$(VENV)/bin/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+test: lint
+	$(PY) -m pytest
+
+demo: setup
+	$(PY) -m oneupgrade.demo
+
+bench: setup
+	$(PY) -m bench.scale
+
+clean:
+	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,122 @@
+"""The cluster under upgrade: its nodes, the journal of the campaign, the worker pool.
+
+Plain Python (no pytest): the plugin builds one `Cluster` per run and the runbook
+steps receive it through the `cluster` fixture.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from oneupgrade.errors import NodesFailed, PreconditionFailed
+from oneupgrade.inventory import Inventory
+from oneupgrade.journal import Journal
+from oneupgrade.opennebula import releases
+from oneupgrade.ssh import Node
+
+T = TypeVar("T")
+
+
+@dataclass
+class Cluster:
+    inventory: Inventory
+    nodes: dict[str, Node]
+    journal: Journal
+    run_id: str
+    forks: int = 10
+    dry_run: bool = False
+    # seconds: how long step 1 waits for transient VMs, step 8 for a healthy zone
+    vm_timeout: float = 900.0
+    health_timeout: float = 300.0
+    hypervisor_selection: tuple[str, ...] | None = None
+    # what preflight observed in this run (node -> facts); never persisted
+    observed: dict[str, Any] = field(default_factory=dict)
+    # where `say` sends its notes (the plugin puts them in the report row)
+    on_note: Callable[[str], None] | None = field(default=None, repr=False)
+    _pool: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
+
+    def say(self, message: str) -> None:
+        """A note for the report row of the running step ("already done: ...")."""
+        if self.on_note is not None:
+            self.on_note(message)
+
+    @property
+    def name(self) -> str:
+        return self.inventory.cluster
+
+    @property
+    def target(self) -> str:
+        return self.inventory.target
+
+    @property
+    def target_release(self) -> str:
+        return releases.resolve(self.target)
+
+    @property
+    def frontends(self) -> list[Node]:
+        return [self.nodes[h.name] for h in self.inventory.frontends]
+
+    @property
+    def hypervisors(self) -> list[Node]:
+        return [n for n in self.nodes.values() if n.role == "hypervisor"]
+
+    @property
+    def leader(self) -> Node:
+        name = self.journal.fact("leader")
+        if name is None:
+            raise PreconditionFailed("the leader is not known yet: preflight (step 0) finds it")
+        return self.nodes[name]
+
+    @property
+    def followers(self) -> list[Node]:
+        leader = self.leader
+        return [n for n in self.frontends if n is not leader]
+
+    @property
+    def source(self) -> str:
+        source: str | None = self.journal.fact("source_release")
+        if source is None:
+            raise PreconditionFailed("the source release is not known yet: preflight finds it")
+        return source
+
+    @property
+    def control_plane_done(self) -> bool:
+        """Every front-end is at the target and the zone was healthy on it (step 8)."""
+        return bool(self.journal.fact("control_plane_done"))
+
+    def fan_out(self, nodes: Iterable[Node], work: Callable[[Node], T]) -> dict[str, T]:
+        """Run `work` on every node, at most `forks` at a time; all failures are reported."""
+        nodes = list(nodes)
+        if len(nodes) <= 1:
+            pairs = []
+            failures: dict[str, BaseException] = {}
+            for node in nodes:
+                try:
+                    pairs.append((node.name, work(node)))
+                except Exception as exc:
+                    failures[node.name] = exc
+            if failures:
+                raise NodesFailed(failures, [])
+            return dict(pairs)
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=max(1, self.forks))
+        futures = {node.name: self._pool.submit(work, node) for node in nodes}
+        results: dict[str, T] = {}
+        failures = {}
+        for name, future in futures.items():
+            try:
+                results[name] = future.result()
+            except Exception as exc:
+                failures[name] = exc
+        if failures:
+            raise NodesFailed(failures, list(results))
+        return results
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+        for node in self.nodes.values():
+            node.close()

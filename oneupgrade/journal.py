@@ -1,0 +1,163 @@
+"""The per-cluster journal: what each step did, when, and the facts later steps need.
+
+A campaign is one upgrade of one cluster from one release to a target. The journal
+(reports/<cluster>/journal.json) holds the current campaign: per step and node the
+outcome and times, the facts (leader, backups and their sha256, units that were
+active, hosts that were enabled, SERVER_IDs), and the runs that took part. It is
+rewritten atomically (write to a temporary file, fsync, rename) after every step,
+so a run killed at any point leaves a journal that the next run can use.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class Journal:
+    path: Path
+    data: dict[str, Any] = field(default_factory=dict)
+    # A dry run reads the journal but never writes it: a plan changes nothing.
+    persist: bool = True
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+
+    @classmethod
+    def load(cls, path: Path) -> Journal:
+        if path.exists():
+            try:
+                return cls(path, json.loads(path.read_text()))
+            except (OSError, ValueError):
+                # A journal we cannot read is kept aside, never silently overwritten.
+                path.rename(path.with_suffix(f".unreadable-{int(time.time())}.json"))
+        return cls(path, {})
+
+    # -- campaign ------------------------------------------------------------------
+
+    @property
+    def campaign(self) -> dict[str, Any] | None:
+        campaign: dict[str, Any] | None = self.data.get("campaign")
+        return campaign
+
+    def start_campaign(self, cluster: str, source: str, target: str, run_id: str) -> None:
+        with self._lock:
+            previous = self.data.get("campaign")
+            if previous is not None:
+                self.data.setdefault("history", []).append(previous)
+            self.data["campaign"] = {
+                "id": run_id,
+                "cluster": cluster,
+                "source": source,
+                "target": target,
+                "started": time.time(),
+                "completed": None,
+                "runs": [],
+                "steps": {},
+                "facts": {},
+            }
+            self.save()
+
+    def add_run(self, run_id: str, dry_run: bool) -> None:
+        with self._lock:
+            assert self.campaign is not None
+            self.campaign["runs"].append({"id": run_id, "started": time.time(), "dry_run": dry_run})
+            self.save()
+
+    def complete_campaign(self) -> None:
+        with self._lock:
+            if self.campaign is not None:
+                self.campaign["completed"] = time.time()
+                self.save()
+
+    # -- facts ---------------------------------------------------------------------
+
+    @property
+    def facts(self) -> dict[str, Any]:
+        if self.campaign is None:
+            loose: dict[str, Any] = self.data.setdefault("facts-without-campaign", {})
+            return loose
+        facts: dict[str, Any] = self.campaign["facts"]
+        return facts
+
+    def fact(self, key: str, default: Any = None) -> Any:
+        with self._lock:
+            return self.facts.get(key, default)
+
+    def remember(self, key: str, value: Any) -> None:
+        """Record a fact and save at once: a fact is what a later run relies on."""
+        with self._lock:
+            self.facts[key] = value
+            self.save()
+
+    def remember_once(self, key: str, value: Any) -> Any:
+        """Record a fact unless the campaign already holds it; return the kept value.
+
+        Facts observed before a change (which hosts were enabled, which units were
+        active) must survive reruns, which observe the changed state.
+        """
+        with self._lock:
+            if key not in self.facts:
+                self.facts[key] = value
+                self.save()
+            return self.facts[key]
+
+    # -- steps ---------------------------------------------------------------------
+
+    def record_step(
+        self,
+        step_id: str,
+        outcome: str,
+        run_id: str,
+        started: float,
+        duration: float,
+        reason: str = "",
+    ) -> None:
+        with self._lock:
+            if self.campaign is None:
+                return
+            self.campaign["steps"][step_id] = {
+                "outcome": outcome,
+                "run": run_id,
+                "started": started,
+                "duration": duration,
+                "reason": reason,
+            }
+            self.save()
+
+    def step(self, step_id: str) -> dict[str, Any] | None:
+        if self.campaign is None:
+            return None
+        entry: dict[str, Any] | None = self.campaign["steps"].get(step_id)
+        return entry
+
+    def passed_steps(self) -> dict[str, str]:
+        """step id -> id of the run in which it passed, in the current campaign."""
+        if self.campaign is None:
+            return {}
+        return {
+            sid: entry["run"]
+            for sid, entry in self.campaign["steps"].items()
+            if entry["outcome"] == "passed"
+        }
+
+    def save(self) -> None:
+        if not self.persist:
+            return
+        with self._lock:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".journal-", suffix=".tmp")
+            try:
+                with os.fdopen(fd, "w") as out:
+                    json.dump(self.data, out, indent=1, sort_keys=True)
+                    out.flush()
+                    os.fsync(out.fileno())
+                os.replace(tmp, self.path)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise

@@ -1,0 +1,193 @@
+"""`up`: allocate a range, write keys, seed the simulation, prepare and start every node."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import addresses, keys, nodes, procs, sim
+from .errors import LabError
+from .inventory_file import IDENTITY, KNOWN_HOSTS, inventory, known_hosts_text, write_inventory
+
+LAB_JSON = "lab.json"
+OSES = ("debian12", "ubuntu24.04", "alma9")
+HYPERVISORS = ("kvm", "lxc")
+# Node preparation is file creation, bound by the kernel: two threads help, more do not.
+PREP_WORKERS = 2
+
+
+@dataclass(frozen=True)
+class Options:
+    frontends: int = 3
+    hypervisors: int = 2
+    version: str = "6.10"
+    os: str = "debian12"
+    port: int = 2222
+    base_address: str | None = None
+    latencies: dict[str, float] | None = None
+    vms: int | None = None  # default: one per hypervisor
+    hypervisor: str = "kvm"
+    force_command: bool = True
+
+
+def validate(opts: Options) -> None:
+    if not 1 <= opts.frontends <= addresses.MAX_FRONTENDS:
+        raise LabError(f"--frontends must be 1..{addresses.MAX_FRONTENDS}")
+    if not 0 <= opts.hypervisors <= addresses.MAX_HYPERVISORS:
+        raise LabError(f"--hypervisors must be 0..{addresses.MAX_HYPERVISORS}")
+    if opts.os not in OSES:
+        raise LabError(f"--os must be one of {', '.join(OSES)}")
+    if opts.hypervisor not in HYPERVISORS:
+        raise LabError(f"--hypervisor must be one of {', '.join(HYPERVISORS)}")
+    if not 1 <= opts.port <= 65535:
+        raise LabError("--port must be 1..65535")
+    if opts.vms is not None and opts.vms < 0:
+        raise LabError("--vms must be >= 0")
+
+
+def parse_latencies(text: str) -> dict[str, float]:
+    """'apt-get install=2.0,onedb upgrade=1.0' -> {'apt-get install': 2.0, 'onedb upgrade': 1.0}"""
+    result: dict[str, float] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        pattern, sep, seconds = item.rpartition("=")
+        try:
+            if not sep or not pattern.strip():
+                raise ValueError(item)
+            result[pattern.strip()] = float(seconds)
+        except ValueError:
+            raise LabError(f"--latency item {item!r} is not 'command=seconds'") from None
+    return result
+
+
+def cluster_spec(rng: addresses.Range, opts: Options, release: str) -> sim.ClusterSpec:
+    ha = opts.frontends > 1
+    specs = [
+        sim.NodeSpec(
+            name=f"fe{i}",
+            address=addresses.frontend_address(rng, i),
+            role="frontend",
+            os=opts.os,
+            server_id=i - 1 if ha else -1,
+            hypervisor=None,
+        )
+        for i in range(1, opts.frontends + 1)
+    ]
+    specs += [
+        sim.NodeSpec(
+            name=f"hv{i}",
+            address=addresses.hypervisor_address(rng, i),
+            role="hypervisor",
+            os=opts.os,
+            server_id=-1,
+            hypervisor=opts.hypervisor,
+        )
+        for i in range(1, opts.hypervisors + 1)
+    ]
+    vms = opts.hypervisors if opts.vms is None else opts.vms
+    return sim.ClusterSpec(
+        nodes=specs, release=release, vip=rng.vip, zone_name="OpenNebula", vms=vms
+    )
+
+
+def running_nodes(lab_dir: Path) -> list[int]:
+    """Pids of live processes in any namespace of a lab in lab_dir."""
+    marker = procs.node_marker(str(lab_dir / "nodes"))
+    return [p for ps in procs.lab_namespaces(marker).values() for p in ps]
+
+
+def build(
+    lab_dir: Path, opts: Options
+) -> tuple[dict[str, Any], dict[str, subprocess.Popen[bytes]]]:
+    """Build and start a lab; returns (lab.json contents, the sshd Popen per node)."""
+    validate(opts)
+    lab_dir = nodes.check_lab_dir(lab_dir)
+    try:
+        release = sim.resolve_release(opts.version)
+    except ValueError as exc:
+        raise LabError(f"--version {opts.version!r}: {exc}") from None
+    target = sim.next_series(release)
+    lab_dir.mkdir(parents=True, exist_ok=True)
+    if running_nodes(lab_dir):
+        raise LabError(f"{lab_dir} holds a running lab; run 'down --dir {lab_dir}' first")
+    nodes.remove_stale(lab_dir)
+    (lab_dir / LAB_JSON).unlink(missing_ok=True)
+
+    rng, placeholder = addresses.allocate(opts.port, opts.base_address)
+    started: dict[str, subprocess.Popen[bytes]] = {}
+    try:
+        spec = cluster_spec(rng, opts, release)
+        peers = {n.name: n.address for n in spec.nodes}
+        client_private, client_public = keys.new_ed25519(f"oneupgrade-lab@{rng.base}")
+        keys.write_private(lab_dir / IDENTITY, client_private)
+        (lab_dir / f"{IDENTITY}.pub").write_text(client_public + "\n")
+        host_pairs = {name: keys.new_ed25519(f"root@{name}") for name in peers}
+        host_keys = {name: keys.public_blob(pair[1]) for name, pair in host_pairs.items()}
+        (lab_dir / KNOWN_HOSTS).write_text(known_hosts_text(peers, host_keys, opts.port))
+        files = nodes.NodeFiles(
+            client_private=client_private,
+            client_public=client_public,
+            known_hosts=(lab_dir / KNOWN_HOSTS).read_text(),
+            port=opts.port,
+            peers=peers,
+        )
+        node_known = nodes.node_known_hosts(files, host_keys)
+        shared = lab_dir / "shared"
+        shared.mkdir()
+        sim.seed_cluster(shared, spec)
+        if opts.latencies:
+            sim.set_latencies(shared, opts.latencies)
+
+        def prepare(node: sim.NodeSpec) -> None:
+            upper = nodes.prepare(
+                lab_dir, node.name, node.address, files, host_pairs[node.name], node_known,
+                opts.force_command,
+            )  # fmt: skip
+            sim.seed_node(upper, spec, node)
+
+        with ThreadPoolExecutor(max_workers=PREP_WORKERS) as pool:
+            list(pool.map(prepare, spec.nodes))
+        for node in spec.nodes:
+            started[node.name] = nodes.start(lab_dir, node.name)
+        nodes.wait_listening(lab_dir, {n.name: (n.address, opts.port) for n in spec.nodes}, started)
+    except BaseException:
+        nodes.stop_all(lab_dir, list(started))
+        for proc in started.values():
+            proc.wait()
+        raise
+    finally:
+        placeholder.close()
+
+    info: dict[str, Any] = {
+        "dir": str(lab_dir),
+        "prefix": rng.prefix,
+        "port": opts.port,
+        "vip": rng.vip,
+        "cluster": f"lab-{rng.third_octet}",
+        "release": release,
+        "target": target,
+        "os": opts.os,
+        "hypervisor": opts.hypervisor,
+        "vms": spec.vms,
+        "latencies": opts.latencies or {},
+        "nodes": [n.to_json() for n in spec.nodes],
+    }
+    (lab_dir / LAB_JSON).write_text(json.dumps(info, indent=1) + "\n")
+    write_inventory(lab_dir, inventory(spec, info["cluster"], target, opts.port))
+    return info, started
+
+
+def load(lab_dir: Path) -> dict[str, Any]:
+    path = lab_dir.resolve() / LAB_JSON
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise LabError(f"no lab in {lab_dir} (missing {LAB_JSON})") from None
+    except ValueError:
+        raise LabError(f"{path} is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise LabError(f"{path} is not a lab description")
+    return data

@@ -1,0 +1,305 @@
+"""The Lab Python API: build a lab, reach its nodes over real SSH, inject faults, tear down.
+
+with Lab.up(tmp / "lab", frontends=3, hypervisors=2) as lab:
+    rc, out, err = lab.run("fe1", "hostname")
+"""
+
+from __future__ import annotations
+
+import select
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import paramiko
+
+from . import build, nodes, sim
+from .errors import LabError
+from .inventory_file import IDENTITY, INVENTORY, KNOWN_HOSTS
+
+
+class Lab:
+    """A running (or stopped) lab in its directory."""
+
+    def __init__(
+        self, lab_dir: Path, info: dict[str, Any], started: dict[str, subprocess.Popen[bytes]]
+    ) -> None:
+        self.dir = lab_dir.resolve()
+        self.info = info
+        self._procs = dict(started)
+        self._conns: dict[str, paramiko.SSHClient] = {}
+        self._lock = threading.Lock()
+
+    # --- life cycle -------------------------------------------------------------------
+    @classmethod
+    def up(
+        cls,
+        lab_dir: Path | str,
+        frontends: int = 3,
+        hypervisors: int = 2,
+        version: str = "6.10",
+        os: str = "debian12",
+        latencies: dict[str, float] | None = None,
+        *,
+        port: int = 2222,
+        base_address: str | None = None,
+        vms: int | None = None,
+        hypervisor: str = "kvm",
+        force_command: bool = True,
+    ) -> Lab:
+        opts = build.Options(
+            frontends=frontends,
+            hypervisors=hypervisors,
+            version=version,
+            os=os,
+            port=port,
+            base_address=base_address,
+            latencies=latencies,
+            vms=vms,
+            hypervisor=hypervisor,
+            force_command=force_command,
+        )
+        info, started = build.build(Path(lab_dir), opts)
+        return cls(Path(lab_dir), info, started)
+
+    @classmethod
+    def open(cls, lab_dir: Path | str) -> Lab:
+        """The lab an earlier `up` built in lab_dir."""
+        return cls(Path(lab_dir), build.load(Path(lab_dir)), {})
+
+    def __enter__(self) -> Lab:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.down()
+
+    def down(self) -> int:
+        """Stop every process of the lab; returns how many node namespaces were stopped."""
+        self.close_connections()
+        count = down(self.dir, self.names)
+        for proc in self._procs.values():
+            proc.wait()
+        self._procs.clear()
+        return count
+
+    # --- description ------------------------------------------------------------------
+    @property
+    def inventory_path(self) -> Path:
+        return self.dir / INVENTORY
+
+    @property
+    def known_hosts(self) -> Path:
+        return self.dir / KNOWN_HOSTS
+
+    @property
+    def identity(self) -> Path:
+        return self.dir / IDENTITY
+
+    @property
+    def shared(self) -> Path:
+        return self.dir / "shared"
+
+    @property
+    def port(self) -> int:
+        return int(self.info["port"])
+
+    @property
+    def specs(self) -> list[sim.NodeSpec]:
+        return [sim.NodeSpec.from_json(n) for n in self.info["nodes"]]
+
+    @property
+    def nodes(self) -> dict[str, str]:
+        """name -> address of every node."""
+        return {str(n["name"]): str(n["address"]) for n in self.info["nodes"]}
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.nodes)
+
+    def upper(self, name: str) -> Path:
+        return nodes.node_dir(self.dir, name) / "upper"
+
+    def address(self, name: str) -> str:
+        try:
+            return self.nodes[name]
+        except KeyError:
+            raise LabError(f"no node {name!r} in this lab") from None
+
+    # --- SSH ----------------------------------------------------------------------------
+    def connect(self, name: str, timeout: float = 10.0) -> paramiko.SSHClient:
+        """A new SSH connection to a node as root: strict host keys, the lab's key only."""
+        address = self.address(name)
+        sock = socket.create_connection((address, self.port), timeout=timeout)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        client = paramiko.SSHClient()
+        client.load_host_keys(str(self.known_hosts))
+        client.set_missing_host_key_policy(paramiko.RejectPolicy())
+        try:
+            client.connect(
+                address,
+                port=self.port,
+                username="root",
+                key_filename=str(self.identity),
+                look_for_keys=False,
+                allow_agent=False,
+                timeout=timeout,
+                banner_timeout=timeout,
+                auth_timeout=timeout,
+                sock=sock,
+            )
+        except BaseException:
+            client.close()
+            sock.close()
+            raise
+        return client
+
+    def _client(self, name: str) -> paramiko.SSHClient:
+        with self._lock:
+            client = self._conns.get(name)
+            transport = client.get_transport() if client else None
+            if client is None or transport is None or not transport.is_active():
+                if client is not None:
+                    client.close()
+                client = self._conns[name] = self.connect(name)
+            return client
+
+    def run(self, name: str, command: str, timeout: float = 30) -> tuple[int, str, str]:
+        """Run a command on a node over its kept-open connection; (rc, stdout, stderr).
+
+        Raises TimeoutError after `timeout` seconds and paramiko.SSHException when the
+        connection closes before the command's exit status arrives."""
+        client = self._client(name)
+        transport = client.get_transport()
+        assert transport is not None
+        chan = transport.open_session(timeout=timeout)
+        try:
+            chan.exec_command(command)
+            chan.shutdown_write()
+            return _drain(chan, name, timeout)
+        finally:
+            chan.close()
+
+    def close_connections(self) -> None:
+        with self._lock:
+            for client in self._conns.values():
+                client.close()
+            self._conns.clear()
+
+    # --- simulation controls --------------------------------------------------------------
+    def fault(
+        self,
+        node: str,
+        pattern: str,
+        *,
+        times: int | None = 1,
+        action: str = "exit",
+        exit_code: int = 1,
+    ) -> None:
+        """Make commands matching `pattern` on `node` fail (exit), hang or drop the
+        connection, `times` times (None: always)."""
+        self.address(node)
+        sim.add_fault(self.shared, node, pattern, times=times, action=action, exit_code=exit_code)
+
+    def clear_faults(self, node: str | None = None) -> None:
+        sim.clear_faults(self.shared, node)
+
+    def set_latencies(self, latencies: dict[str, float]) -> None:
+        sim.set_latencies(self.shared, latencies)
+
+    def hold_vm(self, vm_id: int, lcm_state: str = "MIGRATE", seconds: float = 5.0) -> None:
+        sim.hold_vm(self.shared, vm_id, lcm_state, seconds)
+
+    def elect(self, leader: str | None = None) -> None:
+        if leader is not None:
+            self.address(leader)
+        sim.force_election(self.shared, leader)
+
+    def stop_node(self, name: str) -> None:
+        """Take a node down: its sshd listener and every open session."""
+        self.address(name)
+        with self._lock:
+            client = self._conns.pop(name, None)
+        if client is not None:
+            client.close()
+        nodes.stop(self.dir, name)
+        proc = self._procs.pop(name, None)
+        if proc is not None:
+            proc.wait()
+        sim.set_node_up(self.shared, name, False)
+
+    def start_node(self, name: str) -> None:
+        """Bring a stopped node back: a new namespace over the same overlays."""
+        address = self.address(name)
+        if nodes.listener_pid(self.dir, name) is not None:
+            raise LabError(f"node {name} is already running")
+        sim.set_node_up(self.shared, name, True)
+        proc = nodes.start(self.dir, name)
+        self._procs[name] = proc
+        nodes.wait_listening(self.dir, {name: (address, self.port)}, {name: proc})
+
+    def status(self) -> dict[str, Any]:
+        """The simulation's status report plus each node's sshd liveness."""
+        uppers = {name: self.upper(name) for name in self.names}
+        report: dict[str, Any] = dict(sim.status(self.shared, uppers))
+        report["sshd"] = {
+            name: {"pid": nodes.listener_pid(self.dir, name), "up": _listening(addr, self.port)}
+            for name, addr in self.nodes.items()
+        }
+        return report
+
+
+def down(lab_dir: Path, names: list[str] | None = None) -> int:
+    """Stop every process of the lab in lab_dir (works without lab.json, after a killed up)."""
+    lab_dir = lab_dir.resolve()
+    if names is None:
+        try:
+            names = sorted(p.name for p in (lab_dir / "nodes").iterdir())
+        except FileNotFoundError:
+            names = []
+    return nodes.stop_all(lab_dir, names)
+
+
+def _listening(address: str, port: int) -> bool:
+    try:
+        with socket.create_connection((address, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _drain(chan: paramiko.Channel, name: str, timeout: float) -> tuple[int, str, str]:
+    """Read stdout and stderr as they come (neither can fill its window), then the status."""
+    out: list[bytes] = []
+    err: list[bytes] = []
+    deadline = time.monotonic() + timeout
+
+    def read_ready() -> None:
+        while chan.recv_ready():
+            out.append(chan.recv(65536))
+        while chan.recv_stderr_ready():
+            err.append(chan.recv_stderr(65536))
+
+    while not chan.eof_received and not chan.closed:
+        read_ready()
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError(f"{name}: command timed out after {timeout:g}s")
+        select.select([chan], [], [], min(remaining, 0.5))
+    read_ready()
+    if not chan.status_event.wait(max(0.0, deadline - time.monotonic())):
+        raise TimeoutError(f"{name}: no exit status after {timeout:g}s")
+    read_ready()
+    transport = chan.get_transport()
+    if chan.exit_status == -1 and (transport is None or not transport.is_active()):
+        raise paramiko.SSHException(f"connection to {name} closed")
+    rc = chan.recv_exit_status()
+    return rc, b"".join(out).decode(errors="replace"), b"".join(err).decode(errors="replace")

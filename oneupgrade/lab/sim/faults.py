@@ -1,0 +1,223 @@
+"""Injected faults and latencies: storing them, matching commands, acting."""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from . import raft, state
+
+SIM_TOOLS = {
+    "onezone", "onehost", "onevm", "onedb", "onecfg", "systemctl",
+    "apt-get", "apt-cache", "dpkg-query", "dpkg", "yum", "dnf", "rpm",
+}  # fmt: skip
+PSEUDO = ("download", "install")
+ACTIONS = ("exit", "hang", "drop")
+
+
+# --------------------------------------------------------------------- the API
+
+
+def add_fault(
+    shared: Path,
+    node: str,
+    pattern: str,
+    *,
+    times: int | None,
+    action: str,
+    exit_code: int = 1,
+) -> None:
+    if action not in ACTIONS:
+        raise ValueError(f"unknown fault action {action!r}")
+    if not pattern.split():
+        raise ValueError("empty fault pattern")
+    rule = {"pattern": pattern, "times": times, "action": action, "exit_code": exit_code}
+    with state.mutate(shared) as st:
+        st.setdefault("faults", {}).setdefault(node, []).append(rule)
+        _mark_rules(shared, st)
+
+
+def clear_faults(shared: Path, node: str | None = None) -> None:
+    with state.mutate(shared) as st:
+        if node is None:
+            st["faults"] = {}
+        else:
+            st.setdefault("faults", {}).pop(node, None)
+        _mark_rules(shared, st)
+
+
+def set_latencies(shared: Path, latencies: dict[str, float]) -> None:
+    with state.mutate(shared) as st:
+        st["latencies"] = {str(k): float(v) for k, v in latencies.items()}
+        _mark_rules(shared, st)
+
+
+def _mark_rules(shared: Path, st: dict[str, Any]) -> None:
+    """`rules-active` exists while any fault or latency is set: the session's fast path."""
+    marker = shared / "rules-active"
+    if any(st.get("faults", {}).values()) or st.get("latencies"):
+        marker.touch()
+        os.chmod(marker, 0o666)  # noqa: S103
+    else:
+        marker.unlink(missing_ok=True)
+
+
+def hold_vm(shared: Path, vm_id: int, lcm_state: str, seconds: float) -> None:
+    from .pool import lcm_number
+
+    lcm = lcm_number(lcm_state)
+    with state.mutate(shared) as st:
+        st.setdefault("holds", {})[str(vm_id)] = {"lcm": lcm, "until": time.time() + seconds}
+
+
+def set_node_up(shared: Path, name: str, up: bool) -> None:
+    with state.mutate(shared) as st:
+        down: list[str] = st.setdefault("down", [])
+        if up and name in down:
+            down.remove(name)
+        elif not up and name not in down:
+            down.append(name)
+        raft.reconcile(st)
+
+
+def force_election(shared: Path, leader: str | None = None) -> None:
+    with state.mutate(shared) as st:
+        raft.force_election(st, leader)
+
+
+# -------------------------------------------------------------------- matching
+
+
+def _word_match(token: str, word: str) -> bool:
+    token = token.strip("'\"")
+    return token == word or token.rsplit("/", 1)[-1] == word
+
+
+def matches(pattern: str, tokens: list[str]) -> bool:
+    """The pattern's words occur in order among the tokens."""
+    words = pattern.split()
+    i = 0
+    for tok in tokens:
+        if i < len(words) and _word_match(tok, words[i]):
+            i += 1
+    return bool(words) and i == len(words)
+
+
+def is_tool_rule(pattern: str) -> bool:
+    words = pattern.split()
+    return bool(words) and words[0] in SIM_TOOLS
+
+
+def is_pseudo(pattern: str, tool: str) -> bool:
+    words = pattern.split()
+    return len(words) == 2 and words[0] == tool and words[1] in PSEUDO
+
+
+def take_fault(node: str, tokens: list[str], *, tool: bool) -> dict[str, Any] | None:
+    """The first matching rule for this node (counting it down), or None."""
+    try:
+        st = state.load()
+    except OSError:
+        return None
+    rules = st.get("faults", {}).get(node, [])
+    if not any(is_tool_rule(r["pattern"]) == tool and matches(r["pattern"], tokens) for r in rules):
+        return None
+    with state.mutate() as st:
+        rules = st.get("faults", {}).get(node, [])
+        for i, r in enumerate(rules):
+            if is_tool_rule(r["pattern"]) == tool and matches(r["pattern"], tokens):
+                if r["times"] is not None:
+                    r["times"] = int(r["times"]) - 1
+                    if r["times"] <= 0:
+                        del rules[i]
+                return dict(r)
+    return None
+
+
+def latency(tokens: list[str], *, tool: str | None) -> float:
+    """Seconds to sleep before the command (sum of matching rules)."""
+    try:
+        st = state.load()
+    except OSError:
+        return 0.0
+    total = 0.0
+    for pattern, secs in st.get("latencies", {}).items():
+        if tool is not None and is_pseudo(pattern, tool):
+            continue
+        if is_tool_rule(pattern) == (tool is not None) and matches(pattern, tokens):
+            total += float(secs)
+    return total
+
+
+def pseudo_latency(tool: str, what: str) -> float:
+    try:
+        st = state.load()
+    except OSError:
+        return 0.0
+    return float(st.get("latencies", {}).get(f"{tool} {what}", 0.0))
+
+
+# ---------------------------------------------------------------------- acting
+
+
+def die_with_parent() -> None:
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def hang() -> None:
+    die_with_parent()
+    while True:
+        time.sleep(3600)
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return ""
+    return raw.replace(b"\0", b" ").decode(errors="replace").strip()
+
+
+def _ppid(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("PPid:"):
+                return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def session_pids(start: int | None = None) -> list[int]:
+    """The sshd session processes above us ("sshd: ..."), never the listener.
+
+    The listener retitles itself "sshd: /usr/sbin/sshd -D ... [listener] ...".
+    """
+    pid = os.getppid() if start is None else start
+    found: list[int] = []
+    while pid > 1:
+        cmd = _cmdline(pid)
+        if "[listener]" in cmd or " -D " in f"{cmd} ":
+            break
+        if cmd.startswith("sshd:"):
+            found.append(pid)
+        elif found:
+            break
+        pid = _ppid(pid)
+    return found
+
+
+def drop_connection() -> None:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    for pid in session_pids():
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)

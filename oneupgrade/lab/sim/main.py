@@ -1,0 +1,59 @@
+"""Entry point of every simulated tool: faults, latency, then the tool itself."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import time
+
+from . import faults, paths
+from .tools.common import Fail
+
+MODULES = {
+    "onezone": "onezone",
+    "onehost": "onehost",
+    "onevm": "onevm",
+    "onedb": "onedb",
+    "onecfg": "onecfg",
+    "systemctl": "systemctl",
+    "apt-get": "apt",
+    "apt-cache": "aptcache",
+    "dpkg-query": "dpkgquery",
+    "dpkg": "dpkg",
+    "yum": "yum",
+    "dnf": "yum",
+    "rpm": "rpm",
+}
+
+
+def run(tool: str, argv: list[str]) -> int:
+    module = importlib.import_module(f".tools.{MODULES[tool]}", __package__)
+    try:
+        rc = module.run(tool, argv)
+    except Fail as exc:
+        sys.stderr.write(exc.message + "\n")
+        rc = exc.code
+    assert isinstance(rc, int)
+    return rc
+
+
+def main(tool: str, argv: list[str]) -> int:
+    if tool not in MODULES:
+        sys.stderr.write(f"{tool}: not simulated\n")
+        return 127
+    tokens = [tool, *argv]
+    node = str(paths.node().get("name", ""))
+    rule = faults.take_fault(node, tokens, tool=True)
+    if rule is not None and rule["action"] == "exit":
+        sys.stderr.write(f"simulated fault: {rule['pattern']}\n")
+        return int(rule["exit_code"])
+    if rule is not None and rule["action"] == "hang":
+        faults.hang()
+    delay = faults.latency(tokens, tool=tool)
+    if delay > 0:
+        time.sleep(delay)
+    rc = run(tool, argv)
+    sys.stdout.flush()
+    if rule is not None and rule["action"] == "drop":
+        faults.drop_connection()
+    return rc

@@ -1,0 +1,207 @@
+"""Package transactions shared by apt and yum: plan, download, install."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import re
+import time
+from typing import Any
+
+from . import catalogue, faults, nodestate, paths, state
+
+SOURCES = "/etc/apt/sources.list.d/opennebula.list"
+REPOS = "/etc/yum.repos.d"
+ONED_CONF = "/etc/one/oned.conf"
+
+
+@dataclasses.dataclass
+class Change:
+    name: str
+    old: str | None  # installed release, None = new install
+    new: str
+
+
+@dataclasses.dataclass
+class Plan:
+    changes: list[Change] = dataclasses.field(default_factory=list)
+    reconfigure: list[str] = dataclasses.field(default_factory=list)
+    notes: list[str] = dataclasses.field(default_factory=list)
+    error: str | None = None
+
+
+# ----------------------------------------------------------------- repositories
+
+
+def apt_source_urls() -> list[str]:
+    try:
+        text = paths.at(SOURCES).read_text()
+    except OSError:
+        return []
+    urls = []
+    for raw in text.splitlines():
+        words = re.sub(r"\[[^\]]*\]", "", raw.split("#", 1)[0]).split()
+        if len(words) >= 2 and words[0] == "deb":
+            urls.append(words[1])
+    return urls
+
+
+def yum_urls() -> list[str]:
+    urls: list[str] = []
+    d = paths.at(REPOS)
+    if not d.is_dir():
+        return urls
+    for f in sorted(d.glob("*.repo")):
+        enabled = True
+        url = None
+        for raw in f.read_text().splitlines():
+            line = raw.strip()
+            if line.startswith("["):
+                if url and enabled:
+                    urls.append(url)
+                url, enabled = None, True
+            elif line.startswith("baseurl="):
+                url = line.split("=", 1)[1].strip()
+            elif line.replace(" ", "") == "enabled=0":
+                enabled = False
+        if url and enabled:
+            urls.append(url)
+    return urls
+
+
+def apt_lists() -> tuple[list[str], dict[str, list[str]]]:
+    lists = nodestate.load_pkgstate().get("lists") or {}
+    return list(lists.get("urls", [])), dict(lists.get("pkgs", {}))
+
+
+# ------------------------------------------------------------------- planning
+
+
+def candidate(name: str, offered: dict[str, list[str]]) -> str | None:
+    vers = offered.get(name, [])
+    return vers[-1] if vers else None
+
+
+def plan(
+    targets: list[tuple[str, str | None]],
+    offered: dict[str, list[str]],
+    installed: nodestate.Packages,
+    *,
+    only_upgrade: bool,
+    allow_downgrades: bool,
+    fmt: Any,
+) -> Plan:
+    """targets: (name, exact release or None). fmt(release) -> version string."""
+    p = Plan()
+    for name, want in targets:
+        inst = installed.get(name)
+        vers = offered.get(name, [])
+        if not vers and inst is None:
+            p.error = f"E: Unable to locate package {name}"
+            return p
+        if want is not None and want not in vers and (inst is None or inst["version"] != want):
+            p.error = f"E: Version '{fmt(want)}' for '{name}' was not found"
+            return p
+        cand = want or candidate(name, offered) or (inst["version"] if inst else None)
+        assert cand is not None
+        if inst is None:
+            if only_upgrade:
+                p.notes.append(
+                    f"Skipping {name}, it is not installed and only upgrades are requested."
+                )
+            else:
+                p.changes.append(Change(name, None, cand))
+            continue
+        old = inst["version"]
+        if catalogue.vkey(cand) == catalogue.vkey(old) or (
+            want is None and catalogue.vkey(cand) < catalogue.vkey(old)
+        ):
+            if inst.get("status") == "iF":
+                p.reconfigure.append(name)
+            else:
+                p.notes.append(f"{name} is already the newest version ({fmt(old)}).")
+            continue
+        if catalogue.vkey(cand) < catalogue.vkey(old) and not allow_downgrades:
+            p.error = "E: Packages were downgraded and -y was used without --allow-downgrades."
+            return p
+        p.changes.append(Change(name, old, cand))
+    return p
+
+
+def upgradable(offered: dict[str, list[str]], installed: nodestate.Packages) -> list[Change]:
+    out: list[Change] = []
+    for name, info in sorted(installed.items()):
+        cand = candidate(name, offered)
+        if cand and catalogue.vkey(cand) > catalogue.vkey(info["version"]):
+            out.append(Change(name, info["version"], cand))
+    return out
+
+
+# ---------------------------------------------------------------- executing
+
+
+def to_download(changes: list[Change]) -> list[Change]:
+    cache = set(nodestate.load_pkgstate()["cache"])
+    return [c for c in changes if f"{c.name}={c.new}" not in cache]
+
+
+def sleep_pseudo(tool: str, what: str) -> None:
+    delay = faults.pseudo_latency(tool, what)
+    if delay > 0:
+        time.sleep(delay)
+
+
+def conffile_modified(path: str) -> bool:
+    pristine = state.load_local("conffiles", {}).get(path)
+    if pristine is None:
+        return False
+    try:
+        current = hashlib.sha256(paths.at(path).read_bytes()).hexdigest()
+    except OSError:
+        return False
+    return bool(current != pristine)
+
+
+def commit(
+    changes: list[Change],
+    *,
+    download_only: bool,
+    half_configured: list[str],
+    configured: list[str],
+) -> None:
+    """Record a transaction in the node state and mirror it to the cluster."""
+    with state.mutate() as st:
+        pk = nodestate.load_pkgstate()
+        cache = set(pk["cache"])
+        for c in changes:
+            cache.add(f"{c.name}={c.new}")
+        pk["cache"] = sorted(cache)
+        if not download_only:
+            for c in changes:
+                status = "iF" if c.name in half_configured else "ii"
+                pk["installed"][c.name] = {"version": c.new, "status": status}
+                if c.name == "opennebula":
+                    _write_remotes_version(c.new)
+            for name in configured:
+                if name in pk["installed"]:
+                    pk["installed"][name]["status"] = "ii"
+            for name in half_configured:
+                if name in pk["installed"]:
+                    pk["installed"][name]["status"] = "iF"
+        state.save_local("packages", pk)
+        nodestate.mirror(st)
+
+
+def _write_remotes_version(release: str) -> None:
+    path = paths.at("/var/lib/one/remotes/VERSION")
+    if not path.parent.is_dir():
+        return
+    paths.write_text(path, release + "\n", 0o644)
+    paths.chown(path, *paths.oneadmin_ids())
+
+
+def save_lists(urls: list[str], offered: dict[str, list[str]]) -> None:
+    with state.mutate():
+        pk = nodestate.load_pkgstate()
+        pk["lists"] = {"urls": urls, "pkgs": offered}
+        state.save_local("packages", pk)

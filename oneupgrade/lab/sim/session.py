@@ -1,0 +1,39 @@
+"""sshd ForceCommand: faults and latencies of non-simulated commands, then the command."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+from . import faults, paths
+
+SFTP = "/usr/lib/openssh/sftp-server"
+
+
+def main() -> int:
+    cmd = os.environ.get("SSH_ORIGINAL_COMMAND", "")
+    if not cmd.strip():
+        os.execv("/bin/bash", ["bash", "-l"])  # noqa: S606
+        return 127  # only reached when execv is stubbed out
+    if cmd.strip() == "internal-sftp" or cmd.strip().startswith(SFTP):
+        os.execv(SFTP, [SFTP])  # noqa: S606
+        return 127
+    tokens = cmd.split()
+    node = str(paths.node().get("name", ""))
+    rule = faults.take_fault(node, tokens, tool=False)
+    if rule is not None and rule["action"] == "exit":
+        sys.stderr.write(f"simulated fault: {rule['pattern']}\n")
+        return int(rule["exit_code"])
+    if rule is not None and rule["action"] == "hang":
+        faults.hang()
+    delay = faults.latency(tokens, tool=None)
+    if delay > 0:
+        time.sleep(delay)
+    if rule is not None and rule["action"] == "drop":
+        rc = subprocess.call(["/bin/bash", "-c", cmd])
+        faults.drop_connection()
+        return rc
+    os.execv("/bin/bash", ["bash", "-c", cmd])  # noqa: S606
+    return 0  # pragma: no cover

@@ -1,0 +1,1 @@
+"""The simulated command-line tools, one module each."""

@@ -1,0 +1,96 @@
+"""onecfg: status, upgrade (config version kept in /etc/onecfg.conf)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+
+from .. import catalogue, nodestate, onedconf, paths
+from .common import Fail, out
+
+CONF = "/etc/onecfg.conf"
+BACKUPS = "/var/lib/one/backups/config"
+
+
+def _versions() -> tuple[str, str | None]:
+    release = nodestate.frontend_release(nodestate.installed())
+    if release is None:
+        raise Fail("ERROR: OpenNebula is not installed")
+    try:
+        cfg = onedconf.onecfg_version(paths.at(CONF).read_text())
+    except OSError:
+        cfg = None
+    return release, cfg
+
+
+def _steps(cfg: str, release: str) -> list[tuple[str, str]]:
+    chain = [r for r in catalogue.RELEASES if catalogue.vkey(cfg) < catalogue.vkey(r)]
+    chain = [r for r in chain if catalogue.vkey(r) <= catalogue.vkey(release)]
+    # one step per series boundary, like the real descriptors
+    stops: list[str] = []
+    for r in chain:
+        if stops and catalogue.series_of(stops[-1]) == catalogue.series_of(r):
+            stops[-1] = r
+        else:
+            stops.append(r)
+    steps: list[tuple[str, str]] = []
+    prev = cfg
+    for r in stops:
+        steps.append((prev, r))
+        prev = r
+    return steps
+
+
+def status() -> int:
+    release, cfg = _versions()
+    out("--- Versions ------------------------------")
+    out(f"OpenNebula:  {release}")
+    out(f"Config:      {cfg or 'unknown'}")
+    if cfg is None:
+        out("ERROR: Unknown config version")
+        return 255
+    out("")
+    out("--- Available Configuration Updates -------")
+    if catalogue.vkey(cfg) >= catalogue.vkey(release):
+        out("No updates available.")
+        return 0
+    out(f"New config:  {release}")
+    for a, b in _steps(cfg, release):
+        out(f"- from {a} to {b} (YAML, Ruby)")
+    return 1
+
+
+def upgrade() -> int:
+    release, cfg = _versions()
+    if cfg is None:
+        raise Fail("FATAL : FAILED - Unknown config version")
+    if catalogue.vkey(cfg) >= catalogue.vkey(release):
+        out("ANY   : No updates available")
+        return 0
+    stamp = time.strftime("%Y-%m-%d_%H:%M:%S") + f"_{os.getpid()}"
+    backup = paths.at(f"{BACKUPS}/{stamp}")
+    backup.mkdir(parents=True, exist_ok=True)
+    for src in ("/etc/one", "/var/lib/one/remotes/etc"):
+        s = paths.at(src)
+        if s.is_dir():
+            dst = backup / src.strip("/").replace("/", "_")
+            shutil.copytree(s, dst, symlinks=True, dirs_exist_ok=True)
+    paths.write_text(paths.at(CONF), onedconf.onecfg_conf(release), 0o644)
+    out(f"ANY   : Backup stored in '{BACKUPS}/{stamp}'")
+    out(f"ANY   : Configuration updated to {release}")
+    return 0
+
+
+def run(tool: str, argv: list[str]) -> int:
+    args = [a for a in argv if not a.startswith("-")]
+    cmd = args[0] if args else ""
+    if cmd == "status":
+        return status()
+    if cmd == "upgrade":
+        return upgrade()
+    if cmd == "version":
+        release, cfg = _versions()
+        out(f"OpenNebula:  {release}\nConfig:      {cfg or 'unknown'}")
+        return 0
+    raise Fail("Usage: onecfg COMMAND [args..] [options..]")

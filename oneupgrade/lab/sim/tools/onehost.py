@@ -1,0 +1,185 @@
+"""onehost: list, show, enable, disable, offline, sync."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from .. import catalogue, paths, pool, raft, state
+from .common import Fail, dump_json, err, fmt, header, id_list, out, require_oned, xml
+
+HOST_NAMES = {
+    0: "INIT", 1: "MONITORING_MONITORED", 2: "MONITORED", 3: "ERROR", 4: "DISABLED",
+    5: "MONITORING_ERROR", 6: "MONITORING_INIT", 7: "MONITORING_DISABLED", 8: "OFFLINE",
+}  # fmt: skip
+ACTIONS = {"enable": ("enabled", "enabled"), "disable": ("disabled", "disabled")}
+ACTIONS["offline"] = ("offline", "offline")
+
+
+def euid() -> int:
+    return os.geteuid()
+
+
+def find(data: dict[str, Any], ref: str) -> dict[str, Any]:
+    for h in data["hosts"]:
+        if ref == str(h["id"]) or ref == h["name"]:
+            return dict(h)
+    if ref.isdigit():
+        raise Fail(f"[one.host.info] Error getting host [{ref}].")
+    raise Fail(f"HOST named {ref} not found.")
+
+
+def list_text(hosts: list[dict[str, Any]]) -> str:
+    cols = "%2s %-29.29s %-10.10s %3s %18s %18s %-4.4s"
+    lines = [cols % ("ID", "NAME", "CLUSTER", "TVM", "ALLOCATED_CPU", "ALLOCATED_MEM", "STAT")]
+    for h in hosts:
+        n = int(h["HOST_SHARE"]["RUNNING_VMS"])
+        cpu = f"{n * 100} / 400 ({n * 25}%)"
+        mem = f"{n}G / 15.5G ({n * 6}%)"
+        stat = pool.HOST_SHORT.get(int(h["STATE"]), "err")
+        row = cols % (h["ID"], h["NAME"], h["CLUSTER"], str(n), cpu, mem, stat)
+        lines.append(row.rstrip())
+    return "\n".join(lines)
+
+
+def show_text(h: dict[str, Any]) -> str:
+    attr = "%-22s: %-20s"
+    lines = [header(f"HOST {h['ID']} INFORMATION")]
+    for label, value in (
+        ("ID", h["ID"]),
+        ("NAME", h["NAME"]),
+        ("CLUSTER", h["CLUSTER"]),
+        ("STATE", HOST_NAMES.get(int(h["STATE"]), "ERROR")),
+        ("IM_MAD", h["IM_MAD"]),
+        ("VM_MAD", h["VM_MAD"]),
+    ):
+        lines.append((attr % (label, value)).rstrip())
+    lines.append("")
+    lines.append(header("HOST SHARES"))
+    lines.append(f"RUNNING VMS           : {h['HOST_SHARE']['RUNNING_VMS']}")
+    lines.append("")
+    lines.append(header("MONITORING INFORMATION"))
+    for k, v in h["TEMPLATE"].items():
+        lines.append(f'{k}="{v}"')
+    return "\n".join(lines)
+
+
+def _reads(argv: list[str], cmd: str, rest: list[str]) -> int:
+    st = state.load()
+    me = require_oned(st)
+    data = raft.read_db(st, me)["data"]
+    f = fmt(argv)
+    if cmd == "list":
+        poolj = pool.host_pool(st, me, data)
+        if f == "json":
+            out(dump_json(poolj))
+        elif f == "xml":
+            out(xml("HOST_POOL", poolj["HOST_POOL"]))
+        else:
+            hosts = poolj["HOST_POOL"].get("HOST", [])
+            out(list_text(hosts if isinstance(hosts, list) else [hosts]))
+        return 0
+    if not rest:
+        raise Fail("onehost show: missing argument hostid", 255)
+    host = pool.host_json(st, me, data, find(data, rest[0]), time.time())
+    if f == "json":
+        out(dump_json({"HOST": host}))
+    elif f == "xml":
+        out(xml("HOST", host))
+    else:
+        out(show_text(host))
+    return 0
+
+
+def _status(cmd: str, refs: list[str], verbose: bool) -> int:
+    status, word = ACTIONS[cmd]
+    rc = 0
+    with state.mutate() as st:
+        require_oned(st)
+        for ref in refs:
+            data, error = raft.write(st, "one.host.status")
+            host = None
+            if error is None:
+                try:
+                    host = find(data, ref)
+                except Fail as exc:
+                    error = exc.message
+            if error is not None or host is None:
+                err(str(error))
+                rc = 255
+                continue
+            for h in data["hosts"]:
+                if h["id"] == host["id"]:
+                    h["status"] = status
+                    if status == "enabled":
+                        h["enabled_at"] = time.time()
+            raft.commit(st)
+            if verbose:
+                out(f"HOST {host['id']}: {word}")
+    return rc
+
+
+def _sync(force: bool) -> int:
+    if euid() == 0:
+        raise Fail("Cannot run 'onehost sync' as root")
+    try:
+        current = paths.at("/var/lib/one/remotes/VERSION").read_text().strip()
+    except OSError as exc:
+        raise Fail(f"Could not read /var/lib/one/remotes/VERSION: {exc}") from exc
+    st = state.load()
+    me = require_oned(st)
+    data = raft.read_db(st, me)["data"]
+    selected = [
+        h
+        for h in data["hosts"]
+        if h["status"] != "offline"
+        and (force or catalogue.vkey(str(h.get("version", "0"))) < catalogue.vkey(current))
+    ]
+    if not selected:
+        out("No hosts are going to be updated.")
+        return 0
+    for h in selected:
+        out(f"* Adding {h['name']} to upgrade")
+    failed: list[str] = []
+    ok: list[int] = []
+    for i, h in enumerate(selected, 1):
+        bar = "=" * int(40 * i / len(selected))
+        print(f"[{bar:<40}] {i}/{len(selected)} {h['name']:<40}", end="\r", flush=True)
+        if h["name"] in st.get("down", []) or h["name"] not in st.get("probe", {}):
+            failed.append(h["name"])
+        else:
+            ok.append(int(h["id"]))
+    out("")
+    if ok:
+        with state.mutate() as st2:
+            wdata, error = raft.write(st2, "one.host.update")
+            if error is None:  # the CLI ignores host.update's result
+                for h in wdata["hosts"]:
+                    if int(h["id"]) in ok:
+                        h["version"] = current
+                raft.commit(st2)
+    if failed:
+        err("Failed to update the following hosts:")
+        for name in failed:
+            err(f"* {name}")
+        return 255
+    out("All hosts updated successfully.")
+    return 0
+
+
+def run(tool: str, argv: list[str]) -> int:
+    args = [a for a in argv if not a.startswith("-")]
+    if not args:
+        raise Fail("Usage: onehost COMMAND [args..] [options..]")
+    cmd, rest = args[0], args[1:]
+    if cmd in ("list", "show"):
+        return _reads(argv, cmd, rest)
+    if cmd in ACTIONS:
+        if not rest:
+            raise Fail(f"onehost {cmd}: missing argument range")
+        verbose = "-v" in argv or "--verbose" in argv
+        return _status(cmd, id_list(rest[0]), verbose)
+    if cmd == "sync":
+        return _sync("--force" in argv)
+    raise Fail(f"onehost: unknown command {cmd!r}")

@@ -1,0 +1,173 @@
+"""Steps 4 to 9 of "Upgrading Single Front-end" on one front-end, and the DB replication.
+
+The HA guide runs these steps on the leader (its step 4) and on every follower (its
+step 5). Each sub-step looks at the node first and acts only when its work is not
+done yet, so a rerun after a failure picks up where the node is.
+"""
+
+from __future__ import annotations
+
+import shlex
+import time
+from dataclasses import dataclass
+
+from oneupgrade.errors import CommandFailed, PreconditionFailed
+from oneupgrade.journal import Journal
+from oneupgrade.opennebula import config, releases, system
+from oneupgrade.ssh import Node
+
+BACKUP_DIR = "/var/lib/one/backups/oneupgrade"
+# Long-running commands get generous deadlines; a hang still ends.
+PACKAGE_TIMEOUT = 1800.0
+ONEDB_TIMEOUT = 3600.0
+CONFIG_DIRS = ("/etc/one", "/var/lib/one/remotes/etc")
+
+
+@dataclass(frozen=True)
+class Backup:
+    node: str
+    path: str
+    sha256: str
+
+
+def _stamp() -> str:
+    return time.strftime("%Y-%m-%d")
+
+
+def _exists(node: Node, path: str) -> bool:
+    return node.run(f"test -e {shlex.quote(path)}", check=False).exit_status == 0
+
+
+def backup_configuration(node: Node, journal: Journal) -> list[str]:
+    """Step 4: `cp -ra` copies of /etc/one and /var/lib/one/remotes/etc.
+
+    An earlier backup is never overwritten (`cp -ra /etc/one /etc/one.DATE` into an
+    existing directory would nest the copy inside it): a taken name gets a suffix.
+    """
+    key = f"config_backups/{node}"
+    done: list[str] | None = journal.fact(key)
+    if done and all(_exists(node, path) for path in done):
+        return done
+    paths = []
+    for source in CONFIG_DIRS:
+        target = f"{source}.{_stamp()}"
+        suffix = 1
+        while _exists(node, target):
+            suffix += 1
+            target = f"{source}.{_stamp()}.{suffix}"
+        src, dst = shlex.quote(source), shlex.quote(target)
+        node.run(f"test ! -e {dst} && cp -ra {src} {dst}", mutating=True)
+        paths.append(target)
+    journal.remember(key, paths)
+    return paths
+
+
+def backup_database(node: Node, journal: Journal, purpose: str) -> Backup:
+    """`onedb backup` to a new file of its own; its sha256 is recorded in the journal."""
+    key = f"db_backup/{purpose}/{node}"
+    known = journal.fact(key)
+    if known:
+        backup = Backup(**known)
+        if node.dry_run or _sha256(node, backup.path) == backup.sha256:
+            return backup
+    name = f"{purpose}-{node}-{time.strftime('%Y%m%d-%H%M%S')}.sql"
+    path = f"{BACKUP_DIR}/{name}"
+    node.run(f"mkdir -p {BACKUP_DIR}", mutating=True)
+    node.run(f"onedb backup {shlex.quote(path)}", mutating=True, timeout=ONEDB_TIMEOUT)
+    digest = "<sha256 of the backup>" if node.dry_run else (_sha256(node, path) or "")
+    backup = Backup(node.name, path, digest)
+    if not node.dry_run:
+        journal.remember(key, backup.__dict__)
+    return backup
+
+
+def _sha256(node: Node, path: str) -> str | None:
+    result = node.run(f"sha256sum {shlex.quote(path)}", check=False)
+    return result.stdout.split()[0] if result.ok and result.stdout else None
+
+
+def packages_to_upgrade(installed: dict[str, str], plat: system.Platform, target: str) -> list[str]:
+    """The target's step 6 package list, limited to what is installed and not at target."""
+    spec = releases.series(releases.resolve(target))
+    wanted = spec.frontend_packages_deb if plat.family == "deb" else spec.frontend_packages_rpm
+    return [p for p in wanted if p in installed and not system.at_target(installed[p], target)]
+
+
+def pinned(packages: list[str], plat: system.Platform, target: str) -> list[str]:
+    """An exact target release pins the versions the package manager installs."""
+    if target.count(".") == 1:
+        return packages
+    sep = "=" if plat.family == "deb" else "-"
+    suffix = "-1" if plat.family == "deb" else ""
+    return [f"{p}{sep}{target}{suffix}" for p in packages]
+
+
+def upgrade_frontend(node: Node, journal: Journal, target: str, vip: str | None) -> list[str]:
+    """Steps 4 to 9 of "Upgrading Single Front-end" on `node`; returns what was done."""
+    done: list[str] = []
+    plat = system.platform(node)
+    installed = system.installed_packages(node, plat.family)
+    if "opennebula" not in installed:
+        raise PreconditionFailed(f"{node}: package opennebula is not installed")
+    if not system.at_target(installed["opennebula"], target):
+        # Step 4: back up the configuration and the database before anything changes.
+        paths = backup_configuration(node, journal)
+        backup = backup_database(node, journal, "pre-upgrade")
+        done.append(f"backups {', '.join(paths)}, {backup.path}")
+        # Step 5: the repository of the target series.
+        if system.switch_repository(node, plat, releases.series_of(releases.resolve(target))):
+            done.append("repository switched")
+        system.refresh_repository(node, plat, PACKAGE_TIMEOUT)
+        # Step 6: upgrade, keeping the modified configuration files.
+        packages = packages_to_upgrade(installed, plat, target)
+        system.upgrade_packages(node, plat, pinned(packages, plat, target), PACKAGE_TIMEOUT)
+        done.append(f"upgraded {' '.join(packages)}")
+        if not node.dry_run:
+            after = system.installed_packages(node, plat.family).get("opennebula")
+            if not system.at_target(after, target):
+                raise PreconditionFailed(
+                    f"{node}: opennebula is {after} after the upgrade, not {target}: "
+                    f"does the repository in {plat.repo_file} offer {target}?"
+                )
+    done += update_configuration(node, vip)
+    done += upgrade_database(node, journal)
+    return done
+
+
+def update_configuration(node: Node, vip: str | None) -> list[str]:
+    """Step 7: MONITOR_ADDRESS = the VIP in HA, then `onecfg upgrade` where onecfg exists."""
+    done = []
+    if vip:
+        text = node.read_file(config.MONITORD_CONF)
+        if config.monitor_address(text) != vip:
+            node.write_file(config.MONITORD_CONF, config.with_monitor_address(text, vip))
+            done.append(f"MONITOR_ADDRESS = {vip}")
+    if node.run("command -v onecfg", check=False).ok:
+        # rc 0: clean; rc 1: updates pending (normal before the upgrade, pitfall 22).
+        status = node.run("onecfg status", check=False)
+        if status.exit_status == 1 or node.dry_run:
+            node.run("onecfg upgrade", mutating=True, timeout=ONEDB_TIMEOUT)
+            done.append("onecfg upgrade")
+        elif status.exit_status != 0:
+            raise CommandFailed(status)
+    return done
+
+
+def upgrade_database(node: Node, journal: Journal) -> list[str]:
+    """Steps 8 and 9: `onedb upgrade -v`, then `onedb fsck` on the upgraded schema."""
+    version = node.run("onedb version", check=False)
+    # onedb version: 0 current, 2 upgrade needed (reference §3.4)
+    if version.exit_status == 2 or node.dry_run:
+        node.run("onedb upgrade -v", mutating=True, timeout=ONEDB_TIMEOUT)
+        journal.remember(f"db_upgraded/{node}", True)
+    elif version.exit_status != 0:
+        raise CommandFailed(version)
+    # fsck checks the upgraded schema; an untouched database needs no new check.
+    if (journal.fact(f"db_upgraded/{node}") or node.dry_run) and not journal.fact(
+        f"db_fsck/{node}"
+    ):
+        node.run("onedb fsck", mutating=True, timeout=ONEDB_TIMEOUT)
+        if not node.dry_run:
+            journal.remember(f"db_fsck/{node}", True)
+        return ["onedb upgrade -v", "onedb fsck"]
+    return []

@@ -1,0 +1,50 @@
+"""Steps 11-13 of "Upgrading Single Front-end" (the HA guide's step 9): the hypervisors."""
+
+from __future__ import annotations
+
+from oneupgrade.errors import PreconditionFailed
+from oneupgrade.opennebula import releases, system
+from oneupgrade.opennebula.frontend import PACKAGE_TIMEOUT, pinned
+from oneupgrade.ssh import Node
+
+NODE_PACKAGES = ("opennebula-node-kvm", "opennebula-node-lxc")
+# libvirt's daemon: monolithic libvirtd, or the modular virtqemud on newer distributions
+LIBVIRT_UNITS = ["libvirtd.service", "virtqemud.service"]
+
+
+def node_package(node: Node, family: str) -> tuple[str, str | None]:
+    """The installed opennebula-node-* package and its version."""
+    installed = system.installed_packages(node, family)
+    for name in NODE_PACKAGES:
+        if name in installed:
+            return name, installed[name]
+    return NODE_PACKAGES[0], None
+
+
+def upgrade_hypervisor(node: Node, target: str) -> list[str]:
+    """Switch the repository, upgrade opennebula-node-*, restart libvirt on KVM."""
+    plat = system.platform(node)
+    package, version = node_package(node, plat.family)
+    if version is None:
+        raise_missing(node)
+    if system.at_target(version, target):
+        return []
+    done = []
+    if system.switch_repository(node, plat, releases.series_of(releases.resolve(target))):
+        done.append("repository switched")
+    system.refresh_repository(node, plat, PACKAGE_TIMEOUT)
+    system.upgrade_packages(node, plat, pinned([package], plat, target), PACKAGE_TIMEOUT)
+    done.append(f"upgraded {package}")
+    if package == "opennebula-node-kvm":
+        # "For KVM hypervisor it's also necessary to restart the libvirt service"
+        units = system.existing_units(node, LIBVIRT_UNITS)[:1]
+        if units:
+            node.run(f"systemctl restart {units[0]}", mutating=True, timeout=300)
+            done.append(f"restarted {units[0]}")
+    return done
+
+
+def raise_missing(node: Node) -> None:
+    raise PreconditionFailed(
+        f"{node}: no opennebula-node-kvm or opennebula-node-lxc package is installed"
+    )

@@ -1,0 +1,90 @@
+"""Step 6 of the HA guide: the leader's database and configuration onto a follower.
+
+The doc copies with scp and rsync from the leader; here the bytes travel through
+the controller's two SSH connections, so the front-ends need no SSH trust between
+them, and the backup's sha256 is checked on the follower before it is restored.
+"""
+
+from __future__ import annotations
+
+import shlex
+
+from oneupgrade.errors import PreconditionFailed
+from oneupgrade.journal import Journal
+from oneupgrade.opennebula import config
+from oneupgrade.opennebula.frontend import BACKUP_DIR, ONEDB_TIMEOUT, Backup
+from oneupgrade.ssh import Node
+
+# (parent directory, directory) pairs synchronised from the leader, as the doc's
+# `rsync -r /etc/one root@follower:/etc` and `rsync -r .../remotes/etc ...:/var/lib/one/remotes`
+SYNCED = (("/etc", "one"), ("/var/lib/one/remotes", "etc"))
+
+
+def server_id(node: Node, journal: Journal) -> int:
+    """The follower's own SERVER_ID, read once per campaign before anything overwrites it."""
+    known = journal.fact(f"server_id/{node}")
+    if known is not None:
+        return int(known)
+    value = config.server_id(node.read_file(config.ONED_CONF))
+    if value is None:
+        raise PreconditionFailed(f"{node}: no FEDERATION/SERVER_ID in {config.ONED_CONF}")
+    journal.remember(f"server_id/{node}", value)
+    return value
+
+
+def restore_leader_backup(leader: Node, follower: Node, backup: Backup) -> str:
+    """Copy the backup, verify its sha256 on the follower, then `onedb restore -f`."""
+    data = b"" if leader.dry_run else leader.fetch(backup.path)
+    path = f"{BACKUP_DIR}/{backup.path.rsplit('/', 1)[-1]}"
+    follower.run(f"mkdir -p {BACKUP_DIR}", mutating=True)
+    follower.push(f"cat > {shlex.quote(path)}", data)
+    if not follower.dry_run:
+        seen = follower.run(f"sha256sum {shlex.quote(path)}").stdout.split()[0]
+        if seen != backup.sha256:
+            raise PreconditionFailed(
+                f"{follower}: the copy of {leader}:{backup.path} has sha256 {seen}, "
+                f"not {backup.sha256}: corrupted in transfer; the follower's database was "
+                "NOT restored. Rerun to copy it again."
+            )
+    follower.run(f"onedb restore -f {shlex.quote(path)}", mutating=True, timeout=ONEDB_TIMEOUT)
+    return path
+
+
+def sync_configuration(leader: Node, follower: Node, own_server_id: int) -> None:
+    """The leader's /etc/one and remotes/etc over the follower's, SERVER_ID put back."""
+    for parent, name in SYNCED:
+        stream = (
+            b""
+            if leader.dry_run
+            else leader.fetch_output(f"tar -C {shlex.quote(parent)} -cf - {shlex.quote(name)}")
+        )
+        follower.push(f"tar -C {shlex.quote(parent)} -xpf -", stream)
+    if not follower.dry_run:
+        text = follower.read_file(config.ONED_CONF)
+        if config.server_id(text) != own_server_id:
+            follower.write_file(config.ONED_CONF, config.with_server_id(text, own_server_id))
+    else:
+        follower.run(
+            f"# put SERVER_ID = {own_server_id} back into {config.ONED_CONF}", mutating=True
+        )
+    follower.run(
+        "chown -R oneadmin:oneadmin " + " ".join(f"{p}/{n}" for p, n in SYNCED), mutating=True
+    )
+
+
+def configuration_problems(leader: Node, follower: Node, own_server_id: int) -> list[str]:
+    """Why the follower's configuration is not the leader's plus its own SERVER_ID."""
+    ours = follower.read_file(config.ONED_CONF)
+    problems = []
+    if config.server_id(ours) != own_server_id:
+        problems.append(f"SERVER_ID is {config.server_id(ours)}, not its own {own_server_id}")
+    diff = config.differences(leader.read_file(config.ONED_CONF), ours)
+    if diff:
+        problems.append("oned.conf differs from the leader's beyond SERVER_ID:\n" + "\n".join(diff))
+    owners = follower.run(
+        "find " + " ".join(f"{p}/{n}" for p, n in SYNCED) + " ! -user oneadmin -print -quit",
+        check=False,
+    ).stdout.strip()
+    if owners:
+        problems.append(f"{owners} is not owned by oneadmin")
+    return problems

@@ -1,0 +1,58 @@
+"""Preflight's look at the cluster: what runs where, before anything changes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from oneupgrade.errors import CommandFailed, PreconditionFailed
+from oneupgrade.opennebula import cli, system
+from oneupgrade.ssh import Node
+
+
+@dataclass(frozen=True)
+class NodeSurvey:
+    name: str
+    role: str
+    platform: system.Platform
+    packages: dict[str, str]
+    opennebula: str | None  # the front-end or node package version
+
+    @property
+    def release(self) -> str | None:
+        return self.opennebula
+
+
+def survey_node(node: Node) -> NodeSurvey:
+    plat = system.platform(node)
+    packages = system.installed_packages(node, plat.family)
+    if node.role == "frontend":
+        version = packages.get("opennebula")
+        if version is None:
+            raise PreconditionFailed(f"{node}: OpenNebula (package opennebula) is not installed")
+    else:
+        version = packages.get("opennebula-node-kvm") or packages.get("opennebula-node-lxc")
+        if version is None:
+            raise PreconditionFailed(
+                f"{node}: no opennebula-node-kvm or opennebula-node-lxc package installed"
+            )
+    return NodeSurvey(node.name, node.role, plat, packages, version)
+
+
+def zone_from_any(frontends: list[Node], zone_id: int) -> tuple[cli.Zone, Node] | None:
+    """`onezone show` from the first front-end whose oned answers (None: none does)."""
+    for node in frontends:
+        try:
+            return cli.zone(node, zone_id), node
+        except CommandFailed:
+            continue
+    return None
+
+
+def free_kib(node: Node, path: str) -> int:
+    out = node.run(f"df -Pk {path} | tail -1").stdout.split()
+    return int(out[3])
+
+
+def used_kib(node: Node, path: str) -> int:
+    out = node.run(f"du -sk {path} 2>/dev/null | tail -1", check=False).stdout.split()
+    return int(out[0]) if out else 0

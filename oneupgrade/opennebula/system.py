@@ -1,0 +1,174 @@
+"""The node's operating system: its family, packages, repository and systemd units."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass
+
+from oneupgrade.errors import PreconditionFailed
+from oneupgrade.opennebula import releases
+from oneupgrade.ssh import Node
+
+APT_REPO_FILE = "/etc/apt/sources.list.d/opennebula.list"
+YUM_REPO_FILE = "/etc/yum.repos.d/opennebula.repo"
+# The series (or pinned release) in a repository URL: .../repo/6.10/Debian/12 (reference §5.3)
+_REPO_SERIES = re.compile(r"(/repo/)(\d+\.\d+(?:\.\d+)*)(/)")
+# Unattended apt: keep modified configuration files (doc step 6, pitfall 11).
+APT_ENV = "DEBIAN_FRONTEND=noninteractive"
+APT_OPTIONS = "-y -q -o Dpkg::Options::=--force-confold -o Dpkg::Options::=--force-confdef"
+PROXY_UNITS = {"nginx": ("nginx.service",), "apache": ("apache2.service", "httpd.service")}
+
+
+@dataclass(frozen=True)
+class Platform:
+    family: str  # "deb" or "rpm"
+    name: str  # PRETTY_NAME
+
+    @property
+    def repo_file(self) -> str:
+        return APT_REPO_FILE if self.family == "deb" else YUM_REPO_FILE
+
+
+def platform(node: Node) -> Platform:
+    text = node.run("cat /etc/os-release").stdout
+    fields = dict(
+        (k, v.strip('"')) for k, _, v in (line.partition("=") for line in text.splitlines()) if k
+    )
+    ids = {fields.get("ID", "")} | set(fields.get("ID_LIKE", "").split())
+    if ids & {"debian", "ubuntu"}:
+        family = "deb"
+    elif ids & {"rhel", "fedora", "centos", "almalinux", "rocky"}:
+        family = "rpm"
+    else:
+        raise PreconditionFailed(
+            f"{node}: unsupported OS {fields.get('PRETTY_NAME', '?')!r}; "
+            "OpenNebula runs on Debian, Ubuntu and RHEL/AlmaLinux"
+        )
+    return Platform(family, fields.get("PRETTY_NAME", ""))
+
+
+def installed_packages(node: Node, family: str) -> dict[str, str]:
+    """Installed OpenNebula packages and their versions (`6.10.5`, package suffix dropped)."""
+    if family == "deb":
+        cmd = (
+            "dpkg-query -W -f='${Package} ${Version} ${db:Status-Abbrev}\\n' "
+            "'opennebula*' python3-pyone 2>/dev/null || true"
+        )
+        out = node.run(cmd).stdout
+        found = {}
+        for line in out.splitlines():
+            parts = line.split()
+            if len(parts) >= 3 and parts[2].startswith("ii"):
+                found[parts[0]] = parts[1].split("-", 1)[0]
+        return found
+    out = node.run(
+        "rpm -qa --qf '%{NAME} %{VERSION}\\n' 'opennebula*' python3-pyone 2>/dev/null || true"
+    ).stdout
+    return dict(line.split()[:2] for line in out.splitlines() if len(line.split()) >= 2)
+
+
+def repository_series(node: Node, plat: Platform) -> str | None:
+    result = node.run(f"cat {plat.repo_file}", check=False)
+    match = _REPO_SERIES.search(result.stdout) if result.ok else None
+    return match.group(2) if match else None
+
+
+def switch_repository(node: Node, plat: Platform, target_series: str) -> bool:
+    """Point the OpenNebula repository at the target series (doc step 5).
+
+    Returns False when it already does (nothing changed).
+    """
+    result = node.run(f"cat {plat.repo_file}", check=False)
+    if not result.ok:
+        raise PreconditionFailed(
+            f"{node}: no OpenNebula repository file {plat.repo_file}; configure the "
+            "repository as the OpenNebula installation guide describes"
+        )
+    new = _REPO_SERIES.sub(rf"\g<1>{target_series}\g<3>", result.stdout)
+    if new == result.stdout:
+        return False
+    node.write_file(plat.repo_file, new)
+    return True
+
+
+def refresh_repository(node: Node, plat: Platform, timeout: float) -> None:
+    if plat.family == "deb":
+        node.run("apt-get update -q", mutating=True, timeout=timeout)
+    else:
+        node.run("dnf -y -q makecache", mutating=True, timeout=timeout)
+
+
+def upgrade_command(plat: Platform, packages: list[str], *, download_only: bool = False) -> str:
+    names = " ".join(shlex.quote(p) for p in packages)
+    if plat.family == "deb":
+        extra = " --download-only" if download_only else ""
+        return f"{APT_ENV} apt-get install --only-upgrade {APT_OPTIONS}{extra} {names}"
+    extra = " --downloadonly" if download_only else ""
+    return f"dnf -y upgrade{extra} {names}"
+
+
+def upgrade_packages(node: Node, plat: Platform, packages: list[str], timeout: float) -> None:
+    if packages:
+        node.run(upgrade_command(plat, packages), mutating=True, timeout=timeout)
+
+
+def at_target(version: str | None, target: str) -> bool:
+    """Whether an installed version satisfies the target (a series or an exact release)."""
+    if not version:
+        return False
+    if target.count(".") == 1:
+        return releases.series_of(version) == target
+    return releases.parse(version) == releases.parse(target)
+
+
+# -- systemd ------------------------------------------------------------------------
+
+
+def active_units(node: Node, pattern: str = "opennebula*") -> list[str]:
+    out = node.run(
+        "systemctl list-units --all --plain --no-legend --no-pager "
+        f"--state=active {shlex.quote(pattern)}",
+    ).stdout
+    return sorted(line.split()[0] for line in out.splitlines() if line.strip())
+
+
+def existing_units(node: Node, units: list[str]) -> list[str]:
+    if not units:
+        return []
+    quoted = " ".join(shlex.quote(u) for u in units)
+    out = node.run(
+        f"systemctl list-unit-files --no-legend --no-pager --plain {quoted}", check=False
+    ).stdout
+    present = {line.split()[0] for line in out.splitlines() if line.strip()}
+    return [u for u in units if u in present]
+
+
+def active_proxy_units(node: Node, proxy: str) -> list[str]:
+    """The web proxy in front of FireEdge that is running (doc step 3 "Important")."""
+    if proxy == "none":
+        return []
+    candidates = (
+        [u for units in PROXY_UNITS.values() for u in units]
+        if proxy == "auto"
+        else list(PROXY_UNITS[proxy])
+    )
+    found = []
+    for unit in candidates:
+        if node.run(f"systemctl is-active {shlex.quote(unit)}", check=False).stdout.strip() == (
+            "active"
+        ):
+            found.append(unit)
+    return found
+
+
+def stop_units(node: Node, units: list[str], timeout: float = 300) -> None:
+    if units:
+        names = " ".join(shlex.quote(u) for u in units)
+        node.run(f"systemctl stop {names}", mutating=True, timeout=timeout)
+
+
+def start_units(node: Node, units: list[str], timeout: float = 300) -> None:
+    if units:
+        names = " ".join(shlex.quote(u) for u in units)
+        node.run(f"systemctl start {names}", mutating=True, timeout=timeout)

@@ -1,0 +1,120 @@
+"""Step 0. Preflight: everything that can be checked before the first change.
+
+Not a step of the doc, but what its warnings ask for: every node reachable with
+its pinned host key, a supported OS, one OpenNebula release on every front-end, a
+target that is newer and on a supported path, the leader read from the zone
+(never from the inventory), every zone server and every OpenNebula host accounted
+for in the inventory, and disk room for the backups. Nothing changes in this step.
+"""
+
+import pytest
+
+from oneupgrade.cluster import Cluster
+from oneupgrade.errors import NodesFailed
+from oneupgrade.opennebula import campaign, cli, config, survey
+from oneupgrade.ssh import Node
+
+pytestmark = pytest.mark.step(0, "Preflight")
+
+
+@pytest.mark.dependency(name="00-ssh", scope="session")
+def test_every_node_answers_over_ssh_with_its_pinned_host_key(cluster: Cluster) -> None:
+    try:
+        cluster.fan_out(cluster.nodes.values(), lambda node: node.connect())
+    except NodesFailed as exc:
+        pytest.fail(f"cannot start: {exc}", pytrace=False)
+
+
+@pytest.mark.dependency(name="00-releases", depends=["00-ssh"], scope="session")
+def test_every_node_runs_a_supported_os_and_a_known_release(cluster: Cluster) -> None:
+    try:
+        found = cluster.fan_out(cluster.nodes.values(), survey.survey_node)
+    except NodesFailed as exc:
+        pytest.fail(str(exc), pytrace=False)
+    cluster.observed["survey"] = found
+    problems = campaign.release_problems(cluster, found)
+    assert not problems, "\n".join(problems)
+    campaign.begin(cluster, found)
+
+
+@pytest.mark.dependency(name="00-zone", depends=["00-releases"], scope="session")
+def test_the_leader_comes_from_the_zone_and_every_server_is_in_the_inventory(
+    cluster: Cluster,
+) -> None:
+    seen = survey.zone_from_any(cluster.frontends, cluster.inventory.zone)
+    if seen is None:
+        # Only acceptable mid-campaign, after step 3 stopped the control plane.
+        assert cluster.journal.fact("stopped_for_upgrade"), (
+            "no front-end answers `onezone show`: is OpenNebula running? "
+            "start it (systemctl start opennebula) before the upgrade"
+        )
+        assert cluster.journal.fact("leader"), "the leader is not known and oned is stopped"
+        return
+    zone, _ = seen
+    cluster.observed["zone"] = zone
+    by_address = {n.address: n for n in cluster.frontends}
+    by_name = {n.name: n for n in cluster.frontends}
+    if not zone.servers:
+        assert len(cluster.frontends) == 1, (
+            f"zone {zone.id} has no HA servers (a single front-end) but the inventory lists "
+            f"{len(cluster.frontends)} front-ends"
+        )
+        leader: Node = cluster.frontends[0]
+    else:
+        mapped = {}
+        for server in zone.servers:
+            node = by_address.get(server.address) or by_name.get(server.name)
+            assert node is not None, (
+                f"zone server {server.id} ({server.name}, {server.endpoint}) is not a front-end "
+                "of the inventory: add it, the whole HA cluster is upgraded together"
+            )
+            mapped[node.name] = server
+        missing = [n.name for n in cluster.frontends if n.name not in mapped]
+        assert not missing, f"front-ends {missing} are not servers of zone {zone.id}"
+        problems = zone.health_problems()
+        if problems and not cluster.journal.fact("stopped_for_upgrade"):
+            pytest.fail(
+                f"zone {zone.id} is not healthy before the upgrade: {'; '.join(problems)}",
+                pytrace=False,
+            )
+        leaders = [name for name, s in mapped.items() if s.state == cli.LEADER]
+        leader = cluster.nodes[leaders[0]] if leaders else cluster.leader
+        for name, server in mapped.items():
+            own = config.server_id(cluster.nodes[name].read_file(config.ONED_CONF))
+            assert own == server.id, (
+                f"{name}: oned.conf SERVER_ID is {own} but zone server {server.id} is this node"
+            )
+            cluster.journal.remember_once(f"server_id/{name}", server.id)
+    if not cluster.journal.fact("stopped_for_upgrade"):
+        cluster.journal.remember("leader", leader.name)
+    cluster.journal.remember_once("zone_enabled_before", zone.enabled)
+    cluster.journal.remember_once("raft_before", {s.name: s.role for s in zone.servers})
+
+
+@pytest.mark.dependency(name="00-hosts", depends=["00-zone"], scope="session")
+def test_every_opennebula_host_is_a_hypervisor_of_the_inventory(cluster: Cluster) -> None:
+    if "zone" not in cluster.observed:
+        return  # oned is stopped mid-campaign; the hosts were checked when it started
+    pool = cli.hosts(cluster.leader)
+    known = {n.name for n in cluster.hypervisors} | {n.address for n in cluster.hypervisors}
+    strangers = [h.name for h in pool if h.name not in known]
+    assert not strangers, (
+        f"OpenNebula hosts {strangers} are not in the inventory's hypervisors: add them "
+        "(every host is upgraded with the front-ends)"
+    )
+    names = {h.name for h in pool}
+    absent = [n.name for n in cluster.hypervisors if n.name not in names and n.address not in names]
+    assert not absent, f"inventory hypervisors {absent} are not OpenNebula hosts (onehost list)"
+
+
+@pytest.mark.dependency(depends=["00-hosts"], scope="session")
+def test_there_is_room_for_the_backups(cluster: Cluster, frontend: Node) -> None:
+    # The configuration copies and two database dumps land on the same file systems.
+    need = 2 * survey.used_kib(frontend, "/etc/one") + 2 * survey.used_kib(
+        frontend, "/var/lib/one/remotes/etc"
+    )
+    free = survey.free_kib(frontend, "/var/lib/one")
+    assert free > need + 100 * 1024, (
+        f"{frontend}: only {free // 1024} MiB free in /var/lib/one; the backups need "
+        f"{need // 1024} MiB plus the database dumps: free some space"
+    )

@@ -1,0 +1,52 @@
+"""Step 2. Set All Hosts to Disable Mode.
+
+Doc: "Set all Hosts to disable mode to stop all monitoring processes" (`onehost
+disable <host_id>`), and "If you are upgrading from version 6.2+ use `onezone
+disable <zone_id>` to make sure that no operations changing OpenNebula's state are
+executed."
+
+Which hosts were enabled is recorded first: step 9 enables those again and only
+those (hosts the operator had disabled or set offline stay so). Hosts are disabled
+before the zone, because a disabled zone refuses `onehost disable` too.
+"""
+
+import pytest
+
+from oneupgrade.cluster import Cluster
+from oneupgrade.opennebula import cli, releases
+
+pytestmark = pytest.mark.step(2, "Set All Hosts to Disable Mode")
+
+
+@pytest.mark.dependency(name="02-hosts", depends=["01-vms"], scope="session")
+def test_every_host_is_disabled(cluster: Cluster) -> None:
+    if cluster.journal.fact("stopped_for_upgrade") or cluster.control_plane_done:
+        cluster.say("already done: the control plane was stopped or upgraded in this campaign")
+        return
+    leader = cluster.leader
+    pool = cli.hosts(leader)
+    enabled = cluster.journal.remember_once(
+        "hosts_enabled_before", {str(h.id): h.name for h in pool if h.enabled}
+    )
+    to_disable = [h.id for h in pool if h.enabled]
+    cli.set_hosts(leader, "disable", to_disable)
+    if cluster.dry_run:
+        return
+    still = [h.name for h in cli.hosts(leader) if h.enabled]
+    assert not still, f"hosts still enabled after onehost disable: {still}"
+    assert set(enabled) <= {str(h.id) for h in pool}
+
+
+@pytest.mark.dependency(name="02-zone", depends=["02-hosts"], scope="session")
+def test_the_zone_is_disabled(cluster: Cluster) -> None:
+    if cluster.journal.fact("stopped_for_upgrade") or cluster.control_plane_done:
+        cluster.say("already done: the control plane was stopped or upgraded in this campaign")
+        return
+    if not releases.zone_can_be_disabled(cluster.source):
+        cluster.say(f"not applicable: onezone disable exists from 6.2, this is {cluster.source}")
+        return
+    leader = cluster.leader
+    if cli.zone(leader, cluster.inventory.zone).enabled:
+        cli.set_zone(leader, "disable", cluster.inventory.zone)
+    if not cluster.dry_run:
+        assert not cli.zone(leader, cluster.inventory.zone).enabled, "the zone is still enabled"

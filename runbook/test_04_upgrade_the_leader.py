@@ -1,0 +1,43 @@
+"""Step 4. Upgrade the Leader.
+
+Doc: "Upgrade the leader Front-end as described in steps 4 to 9 of Upgrading
+Single Front-end" — back up /etc/one and /var/lib/one/remotes/etc (`cp -ra`) and
+the database (`onedb backup`), switch the package repository to the target series,
+upgrade the packages keeping the modified configuration files, set
+`MONITOR_ADDRESS` to the VIP in monitord.conf (HA), `onecfg upgrade` where onecfg
+exists, `onedb upgrade -v`, `onedb fsck` — then "create a database backup to
+replicate the upgraded state to the followers" (`onedb backup`). Its path and
+sha256 are recorded; step 6 verifies the copy against that checksum.
+"""
+
+import pytest
+
+from oneupgrade.cluster import Cluster
+from oneupgrade.opennebula import campaign, system
+from oneupgrade.opennebula import frontend as fe
+
+pytestmark = pytest.mark.step(4, "Upgrade the Leader")
+
+
+@pytest.mark.dependency(name="04-leader", depends=["03-stop"], scope="session")
+def test_the_leader_is_upgraded(cluster: Cluster) -> None:
+    if cluster.control_plane_done:
+        cluster.say("already done: the control plane is upgraded")
+        return
+    done = fe.upgrade_frontend(
+        cluster.leader, cluster.journal, cluster.target, campaign.vip(cluster)
+    )
+    cluster.say("; ".join(done) or "already done: the leader is at the target")
+
+
+@pytest.mark.dependency(name="04-backup", depends=["04-leader"], scope="session")
+def test_the_upgraded_database_is_backed_up_for_the_followers(cluster: Cluster) -> None:
+    if cluster.control_plane_done:
+        cluster.say("already done: the control plane is upgraded")
+        return
+    backup = fe.backup_database(cluster.leader, cluster.journal, "replication")
+    cluster.say(f"replication backup {backup.node}:{backup.path} sha256 {backup.sha256}")
+    if not cluster.dry_run:
+        plat = system.platform(cluster.leader)
+        version = system.installed_packages(cluster.leader, plat.family).get("opennebula")
+        assert system.at_target(version, cluster.target), f"the leader runs {version}"

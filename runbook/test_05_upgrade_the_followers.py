@@ -1,0 +1,43 @@
+"""Step 5. Upgrade OpenNebula in the Followers.
+
+Doc: "Upgrade the HA followers as described in steps 4 to 9 of Upgrading Single
+Front-end." The same sub-procedure as the leader's (step 4), on every follower at
+once (at most --forks at a time). A failure on one follower does not stop the
+others; the step fails naming every follower that failed.
+"""
+
+import pytest
+
+from oneupgrade.cluster import Cluster
+from oneupgrade.errors import NodesFailed
+from oneupgrade.opennebula import campaign, system
+from oneupgrade.opennebula import frontend as fe
+from oneupgrade.ssh import Node
+
+pytestmark = pytest.mark.step(5, "Upgrade OpenNebula in the Followers")
+
+
+@pytest.mark.dependency(name="05-followers", depends=["04-backup"], scope="session")
+def test_every_follower_is_upgraded(cluster: Cluster) -> None:
+    if cluster.control_plane_done:
+        cluster.say("already done: the control plane is upgraded")
+        return
+    vip = campaign.vip(cluster)
+    try:
+        done = cluster.fan_out(
+            cluster.followers,
+            lambda node: fe.upgrade_frontend(node, cluster.journal, cluster.target, vip),
+        )
+    except NodesFailed as exc:
+        pytest.fail(str(exc), pytrace=False)
+    for name, what in done.items():
+        cluster.say(f"{name}: {'; '.join(what) or 'already at the target'}")
+
+
+@pytest.mark.dependency(depends=["05-followers"], scope="session")
+def test_every_frontend_runs_the_target_release(cluster: Cluster, frontend: Node) -> None:
+    if cluster.dry_run:
+        return
+    plat = system.platform(frontend)
+    version = system.installed_packages(frontend, plat.family).get("opennebula")
+    assert system.at_target(version, cluster.target), f"{frontend} runs {version}"

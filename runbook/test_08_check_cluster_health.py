@@ -1,0 +1,55 @@
+"""Step 8. Check Cluster Health.
+
+Doc: "At this point the `onezone show` command should display all the followers
+active and in sync with the leader." Judged as: exactly one leader, every other
+server a follower, all on the leader's TERM, every follower's COMMIT equal to the
+leader's (within --health-timeout), and every front-end at the target release.
+Leadership may have moved on restart: the leader is read again from the zone.
+"""
+
+import time
+
+import pytest
+
+from oneupgrade.cluster import Cluster
+from oneupgrade.errors import CommandFailed
+from oneupgrade.opennebula import cli, system
+
+pytestmark = pytest.mark.step(8, "Check Cluster Health")
+
+
+@pytest.mark.dependency(name="08-health", depends=["07-start"], scope="session")
+def test_one_leader_and_every_follower_in_sync(cluster: Cluster) -> None:
+    if cluster.dry_run:
+        cluster.say("dry run: health is judged after a real start")
+        return
+    deadline = time.monotonic() + cluster.health_timeout
+    problems: list[str] = ["no answer yet"]
+    while time.monotonic() < deadline:
+        try:
+            zone = cli.zone(cluster.leader, cluster.inventory.zone)
+        except CommandFailed as exc:
+            problems = [str(exc).splitlines()[0]]
+        else:
+            problems = zone.health_problems()
+            if not problems:
+                break
+        time.sleep(1.0)
+    assert not problems, "the zone is not healthy: " + "; ".join(problems)
+    leader = next(iter(zone.leaders), None)
+    if leader is not None:
+        by_address = {n.address: n for n in cluster.frontends}
+        node = by_address.get(leader.address) or cluster.nodes.get(leader.name)
+        if node is not None and node is not cluster.leader:
+            cluster.say(f"leadership moved from {cluster.leader} to {node}")
+            cluster.journal.remember("leader", node.name)
+    versions = {}
+    for node in cluster.frontends:
+        plat = system.platform(node)
+        versions[node.name] = system.installed_packages(node, plat.family).get("opennebula")
+    behind = {n: v for n, v in versions.items() if not system.at_target(v, cluster.target)}
+    assert not behind, f"front-ends not at {cluster.target}: {behind}"
+    if not cluster.control_plane_done and cluster.journal.fact("downtime_end") is None:
+        cluster.journal.remember("downtime_end", time.time())
+    cluster.journal.remember("control_plane_done", True)
+    cluster.journal.remember("releases_after_frontends", versions)

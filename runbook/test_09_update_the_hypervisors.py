@@ -1,0 +1,124 @@
+"""Step 9. Update the Hypervisors.
+
+Doc: "upgrade the hypervisors and enable them as described in Steps 11-13" of
+Upgrading Single Front-end: upgrade `opennebula-node-<kvm|lxc>` from the target's
+repository, restart libvirt on KVM, `onehost sync` as oneadmin, then `onehost
+enable` the hosts disabled in step 2. The order of sync and package upgrade is
+the target's (6.10 and 7.0.0 sync first; later releases upgrade the packages
+first and warn against syncing before).
+
+Gap closed: the HA guide never says when to `onezone enable`; while the zone is
+disabled `onehost enable` fails and `onehost sync` silently cannot record the new
+driver VERSION on the hosts (reference pitfall 3). The zone is enabled first, then
+the drivers synced, then exactly the hosts that were enabled before step 2 are
+enabled again, and the step waits until they are MONITORED.
+"""
+
+import fnmatch
+import time
+
+import pytest
+
+from oneupgrade.cluster import Cluster
+from oneupgrade.errors import NodesFailed
+from oneupgrade.opennebula import cli, releases, system
+from oneupgrade.opennebula.hypervisors import node_package, upgrade_hypervisor
+from oneupgrade.ssh import Node
+
+pytestmark = pytest.mark.step(9, "Update the Hypervisors")
+
+
+def _selected(cluster: Cluster) -> list[Node]:
+    patterns = cluster.hypervisor_selection
+    if not patterns:
+        return cluster.hypervisors
+    return [n for n in cluster.hypervisors if any(fnmatch.fnmatch(n.name, p) for p in patterns)]
+
+
+def _sync_drivers(cluster: Cluster) -> None:
+    # `onehost sync` refuses root (pitfall 14); it skips hosts already at the VERSION.
+    cluster.leader.run("onehost sync", user="oneadmin", mutating=True, timeout=1800)
+
+
+@pytest.mark.dependency(name="09-hypervisors", depends=["08-health"], scope="session")
+def test_every_hypervisor_is_upgraded_and_enabled_again(cluster: Cluster) -> None:
+    journal, leader, zone_id = cluster.journal, cluster.leader, cluster.inventory.zone
+    wave = [n for n in _selected(cluster) if not journal.fact(f"hypervisor_done/{n}")]
+    if journal.fact("zone_enabled_before", True) and not cli.zone(leader, zone_id).enabled:
+        cli.set_zone(leader, "enable", zone_id)
+    target = cluster.target_release
+    sync_first = releases.sync_before_node_packages(target)
+    failures: dict[str, BaseException] = {}
+    if wave and sync_first:
+        _sync_drivers(cluster)
+    try:
+        cluster.fan_out(wave, lambda node: upgrade_hypervisor(node, cluster.target))
+    except NodesFailed as exc:
+        failures.update(exc.failures)
+    upgraded = [n for n in wave if n.name not in failures]
+    if upgraded and not sync_first:
+        _sync_drivers(cluster)
+    before = journal.fact("hosts_enabled_before") or {}
+    pool = {h.name: h for h in cli.hosts(leader)}
+    to_enable = [
+        pool[n.name].id
+        for n in upgraded
+        if n.name in pool and str(pool[n.name].id) in before and not pool[n.name].enabled
+    ]
+    cli.set_hosts(leader, "enable", to_enable)
+    if not cluster.dry_run:
+        failures.update(_wait_monitored(cluster, upgraded, before))
+    for node in upgraded:
+        if node.name not in failures and not cluster.dry_run:
+            journal.remember(f"hypervisor_done/{node}", True)
+    if failures:
+        raise NodesFailed(failures, [n.name for n in upgraded if n.name not in failures])
+    if not cluster.dry_run and all(
+        journal.fact(f"hypervisor_done/{n}") for n in cluster.hypervisors
+    ):
+        journal.complete_campaign()
+
+
+def _wait_monitored(
+    cluster: Cluster, nodes: list[Node], before: dict[str, str]
+) -> dict[str, BaseException]:
+    wanted = {n.name for n in nodes}
+    deadline = time.monotonic() + cluster.health_timeout
+    while True:
+        pool = [h for h in cli.hosts(cluster.leader) if h.name in wanted]
+        waiting = [h for h in pool if str(h.id) in before and h.state != cli.HOST_MONITORED]
+        if not waiting:
+            return {}
+        if time.monotonic() >= deadline:
+            return {
+                h.name: AssertionError(
+                    f"host {h.id} is {h.state_name}, not MONITORED"
+                    + (f": {h.error}" if h.error else "")
+                )
+                for h in waiting
+            }
+        time.sleep(1.0)
+
+
+@pytest.mark.dependency(depends=["09-hypervisors"], scope="session")
+def test_the_hypervisor_runs_the_target_in_the_state_it_had(
+    cluster: Cluster, hypervisor: Node
+) -> None:
+    if hypervisor not in _selected(cluster):
+        pytest.skip(
+            f"not in this wave (--hypervisors {','.join(cluster.hypervisor_selection or [])})"
+        )
+    if cluster.dry_run:
+        return
+    plat = system.platform(hypervisor)
+    package, version = node_package(hypervisor, plat.family)
+    assert system.at_target(version, cluster.target), f"{hypervisor}: {package} is {version}"
+    host = {h.name: h for h in cli.hosts(cluster.leader)}.get(hypervisor.name)
+    assert host is not None, f"{hypervisor} is not an OpenNebula host"
+    was_enabled = str(host.id) in (cluster.journal.fact("hosts_enabled_before") or {})
+    if was_enabled:
+        assert host.state == cli.HOST_MONITORED, f"host {host.id} is {host.state_name}"
+    else:
+        assert not host.enabled, (
+            f"host {host.id} was disabled before the upgrade, now {host.state_name}"
+        )

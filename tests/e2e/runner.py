@@ -1,0 +1,145 @@
+"""Running the real runbook against a lab, and reading what it left behind."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from oneupgrade.lab import Lab
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Run:
+    returncode: int
+    stdout: str
+    stderr: str
+    report_dir: Path
+    audit: list[dict[str, Any]]
+    html: Path | None
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+    def commands(self, *, mutating: bool | None = None) -> list[dict[str, Any]]:
+        """Commands the run EXECUTED (planned ones of a dry run are not executed)."""
+        found = [r for r in self.audit if r.get("kind") == "command" and not r.get("planned")]
+        if mutating is not None:
+            found = [r for r in found if bool(r.get("mutating")) == mutating]
+        return found
+
+
+def run_runbook(
+    lab: Lab, report_dir: Path, *args: str, inventory: Path | None = None, timeout: float = 900
+) -> Run:
+    before = set(report_dir.glob("*/*.jsonl"))
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "runbook/",
+            "--inventory",
+            str(inventory or lab.inventory_path),
+            "--report-dir",
+            str(report_dir),
+            "-v",
+            "-p",
+            "no:randomly",
+            "--vm-timeout",
+            "60",
+            "--health-timeout",
+            "60",
+            *args,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    logs = sorted(set(report_dir.glob("*/*.jsonl")) - before, key=lambda p: p.stat().st_mtime)
+    audit: list[dict[str, Any]] = []
+    html = None
+    if logs:
+        audit = [json.loads(line) for line in logs[-1].read_text().splitlines() if line.strip()]
+        candidate = logs[-1].with_suffix(".html")
+        html = candidate if candidate.exists() else None
+    return Run(result.returncode, result.stdout, result.stderr, report_dir, audit, html)
+
+
+def sh(lab: Lab, node: str, command: str) -> str:
+    rc, out, err = lab.run(node, command)
+    assert rc == 0, f"{node}$ {command}\nexit {rc}\n{out}{err}"
+    return out
+
+
+def zone(lab: Lab, node: str = "fe1") -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(sh(lab, node, "onezone show 0 -j"))["ZONE"]
+    return data
+
+
+def hosts(lab: Lab) -> list[dict[str, Any]]:
+    pool = json.loads(sh(lab, "fe1", "onehost list -j"))["HOST_POOL"] or {}
+    found = pool.get("HOST", [])
+    return [found] if isinstance(found, dict) else list(found)
+
+
+def frontends(lab: Lab) -> list[str]:
+    return [n for n in lab.names if n.startswith("fe")]
+
+
+def hypervisors(lab: Lab) -> list[str]:
+    return [n for n in lab.names if n.startswith("hv")]
+
+
+def package_version(lab: Lab, node: str, package: str) -> str:
+    if "alma" in sh(lab, node, "cat /etc/os-release").lower():
+        return sh(lab, node, f"rpm -q --qf '%{{VERSION}}' {package}").strip()
+    return sh(lab, node, f"dpkg-query -W -f='${{Version}}' {package}").split("-")[0].strip()
+
+
+def server_ids(lab: Lab) -> dict[str, str]:
+    ids = {}
+    for node in frontends(lab):
+        text = sh(lab, node, "grep -E '^\\s*SERVER_ID\\s*=' /etc/one/oned.conf")
+        ids[node] = text.split("=")[1].strip().rstrip(",")
+    return ids
+
+
+def assert_healthy_at(
+    lab: Lab, series: str, ids_before: dict[str, str], enabled_before: set[str]
+) -> None:
+    """The end state an operator checks after the upgrade."""
+    z = zone(lab)
+    assert z["STATE"] == "0", "the zone is still disabled"
+    servers = z.get("SERVER_POOL", {}).get("SERVER", [])
+    if servers:
+        states = sorted(s["STATE"] for s in servers)
+        assert states == ["2"] * (len(servers) - 1) + ["3"], f"raft states {states}"
+        leader = next(s for s in servers if s["STATE"] == "3")
+        for s in servers:
+            assert s["TERM"] == leader["TERM"], s
+            assert s["COMMIT"] == leader["COMMIT"], s
+    for node in frontends(lab):
+        assert package_version(lab, node, "opennebula").startswith(series + "."), node
+        owner = sh(lab, node, "find /etc/one /var/lib/one/remotes/etc ! -user oneadmin | head -1")
+        assert owner.strip() == "", f"{node}: {owner} not owned by oneadmin"
+        backups = sh(lab, node, "ls -d /etc/one.* /var/lib/one/remotes/etc.* 2>/dev/null || true")
+        assert "/etc/one." in backups, f"{node}: no backup of /etc/one"
+        assert "/remotes/etc." in backups, f"{node}: no backup of remotes/etc"
+    assert server_ids(lab) == ids_before
+    for node in hypervisors(lab):
+        version = package_version(lab, node, "opennebula-node-kvm")
+        assert version.startswith(series + "."), f"{node}: {version}"
+    for host in hosts(lab):
+        if host["NAME"] in enabled_before:
+            assert host["STATE"] == "2", f"{host['NAME']} is {host['STATE']}, not MONITORED"
+        else:
+            assert host["STATE"] in ("4", "8"), f"{host['NAME']} was not enabled before"

@@ -1,0 +1,74 @@
+"""Preflight refuses before any change; step 1 waits for transient VMs, then names them."""
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from oneupgrade.lab import Lab
+from tests.e2e.conftest import LabFactory
+from tests.e2e.runner import Run, run_runbook, sh
+
+
+def _inventory(lab: Lab, name: str, **changes: Any) -> Path:
+    data = yaml.safe_load(lab.inventory_path.read_text())
+    data.update(changes)
+    path = lab.dir / name
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def _refused_before_any_change(run: Run, *words: str) -> None:
+    assert run.returncode == 1, run.output
+    assert run.commands(mutating=True) == []
+    for word in words:
+        assert word in run.output, run.output
+
+
+def test_refusals_before_any_change(make_lab: LabFactory, report_dir: Path) -> None:
+    lab = make_lab(frontends=3, hypervisors=1, version="6.10")
+    # a target older than what runs
+    older = _inventory(lab, "older.yml", target="6.8")
+    _refused_before_any_change(run_runbook(lab, report_dir, inventory=older), "older than")
+    # a zone server missing from the inventory
+    data = yaml.safe_load(lab.inventory_path.read_text())
+    partial = _inventory(lab, "partial.yml", frontends=data["frontends"][:2])
+    _refused_before_any_change(
+        run_runbook(lab, report_dir, inventory=partial), "is not a front-end of the inventory"
+    )
+    # an unreachable node
+    lab.stop_node("hv1")
+    _refused_before_any_change(run_runbook(lab, report_dir), "hv1", "cannot")
+    lab.start_node("hv1")
+    # front-ends on different releases
+    sh(lab, "fe2", "sed -i 's#/repo/6.10/#/repo/7.0/#' /etc/apt/sources.list.d/opennebula.list")
+    sh(
+        lab,
+        "fe2",
+        "apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y "
+        "-o Dpkg::Options::=--force-confold --only-upgrade opennebula",
+    )
+    _refused_before_any_change(run_runbook(lab, report_dir), "different releases")
+
+
+def test_step_1_waits_for_a_vm_in_migrate_then_proceeds(
+    make_lab: LabFactory, report_dir: Path
+) -> None:
+    lab = make_lab(frontends=1, hypervisors=1, version="6.10")
+    lab.hold_vm(0, "MIGRATE", 4.0)
+    run = run_runbook(lab, report_dir, "--vm-timeout", "60")
+    assert run.returncode == 0, run.output
+    polls = [c for c in run.commands() if c["command"].startswith("onevm list")]
+    assert len(polls) >= 2, "step 1 did not wait"
+
+
+def test_step_1_fails_naming_the_vm_when_the_hold_outlasts_the_deadline(
+    make_lab: LabFactory, report_dir: Path
+) -> None:
+    lab = make_lab(frontends=1, hypervisors=1, version="6.10")
+    lab.hold_vm(0, "MIGRATE", 120.0)
+    run = run_runbook(lab, report_dir, "--vm-timeout", "3")
+    assert run.returncode == 1
+    assert "VM 0" in run.output
+    assert "MIGRATE" in run.output
+    assert run.commands(mutating=True) == []

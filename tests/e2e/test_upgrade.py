@@ -1,0 +1,48 @@
+"""The whole upgrade, end to end, on labs of several shapes; then a rerun that changes nothing."""
+
+from pathlib import Path
+
+from tests.e2e.conftest import LabFactory
+from tests.e2e.runner import assert_healthy_at, hosts, run_runbook, server_ids, sh
+
+
+def _enabled_hosts(lab_hosts: list[dict[str, str]]) -> set[str]:
+    return {h["NAME"] for h in lab_hosts if h["STATE"] not in ("4", "8")}
+
+
+def test_debian12_6_10_to_7_0_then_a_rerun_changes_nothing(
+    make_lab: LabFactory, report_dir: Path
+) -> None:
+    lab = make_lab(frontends=3, hypervisors=2, version="6.10", os="debian12")
+    # An operator had disabled hv2 before the upgrade: it must stay disabled.
+    hv2 = next(h for h in hosts(lab) if h["NAME"] == "hv2")
+    sh(lab, "fe1", f"onehost disable {hv2['ID']}")
+    ids, enabled = server_ids(lab), _enabled_hosts(hosts(lab))
+    assert enabled == {"hv1"}
+
+    first = run_runbook(lab, report_dir)
+    assert first.returncode == 0, first.output
+    assert_healthy_at(lab, "7.0", ids, enabled)
+
+    again = run_runbook(lab, report_dir)
+    assert again.returncode == 0, again.output
+    changing = again.commands(mutating=True)
+    assert changing == [], [c["command"] for c in changing]
+    assert_healthy_at(lab, "7.0", ids, enabled)
+
+
+def test_alma9_7_0_to_7_2(make_lab: LabFactory, report_dir: Path) -> None:
+    lab = make_lab(frontends=3, hypervisors=2, version="7.0", os="alma9")
+    ids, enabled = server_ids(lab), _enabled_hosts(hosts(lab))
+    run = run_runbook(lab, report_dir)
+    assert run.returncode == 0, run.output
+    assert_healthy_at(lab, "7.2", ids, enabled)
+    assert any("dnf" in c["command"] for c in run.commands(mutating=True))
+
+
+def test_a_single_front_end_zone(make_lab: LabFactory, report_dir: Path) -> None:
+    lab = make_lab(frontends=1, hypervisors=1, version="6.10", os="ubuntu24.04")
+    ids, enabled = server_ids(lab), _enabled_hosts(hosts(lab))
+    run = run_runbook(lab, report_dir)
+    assert run.returncode == 0, run.output
+    assert_healthy_at(lab, "7.0", ids, enabled)

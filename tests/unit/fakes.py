@@ -1,0 +1,64 @@
+"""A node that answers from a script instead of SSH: the seam for unit tests."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from oneupgrade.inventory import Host, SshSettings
+from oneupgrade.ssh import CommandResult, Node
+
+Answer = tuple[int, str, str] | Callable[[str], tuple[int, str, str]]
+
+
+class FakeNode(Node):
+    def __init__(
+        self, name: str = "fe1", role: str = "frontend", answers: dict[str, Answer] | None = None
+    ) -> None:
+        host = Host(
+            name=name,
+            address="192.0.2.1",
+            port=22,
+            user="root",
+            role=role,
+            hypervisor=None if role == "frontend" else "kvm",
+        )
+        settings = SshSettings(
+            user="root",
+            identity_file=None,
+            known_hosts=Path("/dev/null"),
+            port=22,
+            connect_timeout=1,
+            command_timeout=5,
+            config=None,
+            become="none",
+            become_password_env=None,
+        )
+        super().__init__(host, settings)
+        self.answers = answers or {}
+        self.ran: list[str] = []
+
+    def run(
+        self,
+        command: str,
+        *,
+        timeout: float | None = None,
+        check: bool = True,
+        mutating: bool = False,
+        stdin: bytes | None = None,
+        user: str | None = None,
+    ) -> CommandResult:
+        self.ran.append(command)
+        for prefix, answer in self.answers.items():
+            if command.startswith(prefix):
+                rc, out, err = answer(command) if callable(answer) else answer
+                break
+        else:
+            raise AssertionError(f"unexpected command on {self.name}: {command}")
+        result = CommandResult(self.name, command, rc, out, err, time.time(), 0.0, mutating)
+        if check and rc != 0:
+            from oneupgrade.errors import CommandFailed
+
+            raise CommandFailed(result)
+        return result

@@ -1,0 +1,206 @@
+"""onehost/onevm shapes, sync, MONITORED rules; faults, latencies, holds, node up/down."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from oneupgrade.lab import sim
+from oneupgrade.lab.sim import faults, session
+from oneupgrade.lab.sim.fakeroot import FakeCluster as FakeLab
+from oneupgrade.lab.sim.fakeroot import MakeLab, ha_spec
+
+
+def hosts(lab: FakeLab, on: str = "fe0") -> list[dict[str, Any]]:
+    pool = json.loads(lab.ok(on, "onehost", "list", "-j").out)["HOST_POOL"]
+    h = pool["HOST"]
+    return h if isinstance(h, list) else [h]
+
+
+def test_single_host_is_a_dict_and_vms_a_list(make_lab: MakeLab) -> None:
+    lab = make_lab(ha_spec(hypervisors=1, vms=1))
+    pool = json.loads(lab.ok("fe0", "onehost", "list", "-j").out)
+    assert isinstance(pool["HOST_POOL"]["HOST"], dict)
+    assert pool["HOST_POOL"]["HOST"]["TEMPLATE"]["VERSION"] == "6.10.5"
+    vms = json.loads(lab.ok("fe1", "onevm", "list", "-j").out)["VM_POOL"]["VM"]
+    assert isinstance(vms, list)
+    assert vms[0]["LCM_STATE"] == "3"
+    assert isinstance(vms[0]["HISTORY_RECORDS"]["HISTORY"], list)
+
+
+def test_sync_as_root_refused(lab: FakeLab, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("oneupgrade.lab.sim.tools.onehost.euid", lambda: 0)
+    r = lab.run("fe0", "onehost", "sync")
+    assert (r.rc, r.err) == (255, "Cannot run 'onehost sync' as root\n")
+
+
+def test_host_monitored_only_with_matching_versions(lab: FakeLab) -> None:
+    assert {h["STATE"] for h in hosts(lab)} == {"2"}
+    assert lab.ok("fe0", "onehost", "sync").out == "No hosts are going to be updated.\n"
+    (lab.root("fe0") / "var/lib/one/remotes/VERSION").write_text("7.0.2\n")
+    lab.switch_repo("hv0", "7.0")
+    lab.ok("hv0", "apt-get", "update")
+    lab.ok("hv0", "apt-get", "install", "-y", "--only-upgrade", "opennebula-node-kvm")
+    h0 = hosts(lab)[0]
+    assert h0["STATE"] == "3"
+    assert "does not match" in str(h0["TEMPLATE"]["ERROR"])
+    lab.ok("fe0", "onezone", "disable", "0")
+    out = lab.ok("fe0", "onehost", "sync").out
+    assert out.startswith("* Adding hv0 to upgrade\n* Adding hv1 to upgrade\n")
+    assert out.endswith("\nAll hosts updated successfully.\n")
+    assert {h["TEMPLATE"]["VERSION"] for h in hosts(lab)} == {"6.10.5"}
+    lab.ok("fe0", "onezone", "enable", "0")
+    lab.ok("fe0", "onehost", "sync")
+    assert {h["TEMPLATE"]["VERSION"] for h in hosts(lab)} == {"7.0.2"}
+    sim.set_node_up(lab.shared, "hv1", False)
+    r = lab.run("fe0", "onehost", "sync", "--force")
+    assert r.rc == 255
+    assert r.err == "Failed to update the following hosts:\n* hv1\n"
+    assert hosts(lab)[1]["STATE"] == "3"
+    sim.set_node_up(lab.shared, "hv1", True)
+    lab.ok("fe0", "onehost", "disable", "1")
+    lab.ok("fe0", "onehost", "enable", "1")
+    assert hosts(lab)[1]["STATE"] == "0"  # INIT right after enable
+
+
+def test_pattern_matching() -> None:
+    toks = "apt-get -y -o X install --only-upgrade opennebula".split()
+    assert faults.matches("apt-get install", toks)
+    assert not faults.matches("install apt-get", toks)
+    assert faults.matches("onedb backup", ["/usr/bin/onedb", "backup", "-f", "/x"])
+    assert faults.is_tool_rule("onedb backup")
+    assert not faults.is_tool_rule("rsync -r")
+
+
+def test_exit_fault_counts_down(lab: FakeLab) -> None:
+    sim.add_fault(lab.shared, "fe1", "onezone show", times=2, action="exit", exit_code=7)
+    for _ in range(2):
+        r = lab.run("fe1", "onezone", "show", "0")
+        assert (r.rc, r.out, r.err) == (7, "", "simulated fault: onezone show\n")
+    lab.ok("fe1", "onezone", "show", "0")
+    sim.add_fault(lab.shared, "fe1", "onezone", times=None, action="exit")
+    assert lab.run("fe0", "onezone", "show", "0").rc == 0
+    for _ in range(3):
+        assert lab.run("fe1", "onezone", "list").rc == 1
+    sim.clear_faults(lab.shared, "fe1")
+    lab.ok("fe1", "onezone", "list")
+
+
+def test_drop_runs_the_command_then_drops(lab: FakeLab, monkeypatch: pytest.MonkeyPatch) -> None:
+    dropped: list[bool] = []
+    monkeypatch.setattr(faults, "drop_connection", lambda: dropped.append(True))
+    sim.add_fault(lab.shared, "fe0", "onezone disable", times=1, action="drop")
+    lab.ok("fe0", "onezone", "disable", "0")
+    assert dropped == [True]
+    assert json.loads(lab.ok("fe0", "onezone", "show", "0", "-j").out)["ZONE"]["STATE"] == "1"
+
+
+def test_latency(lab: FakeLab) -> None:
+    sim.set_latencies(lab.shared, {"onezone show": 0.3, "apt-get download": 0.2})
+    t = time.monotonic()
+    lab.ok("fe0", "onezone", "show", "0")
+    assert time.monotonic() - t >= 0.3
+    t = time.monotonic()
+    lab.ok("fe0", "onezone", "list")
+    assert time.monotonic() - t < 0.25
+    lab.switch_repo("hv0", "7.0")
+    lab.ok("hv0", "apt-get", "update")
+    t = time.monotonic()
+    lab.ok("hv0", "apt-get", "install", "-y", "-d", "opennebula-node-kvm")
+    assert time.monotonic() - t >= 0.2
+    t = time.monotonic()
+    lab.ok("hv0", "apt-get", "install", "-y", "opennebula-node-kvm")
+    assert time.monotonic() - t < 0.15  # cached
+
+
+def test_session_applies_non_tool_rules(lab: FakeLab, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ONESIM_ROOT", str(lab.root("fe0")))
+    calls: list[list[str]] = []
+    monkeypatch.setattr(os, "execv", lambda path, argv: calls.append(list(argv)))
+    sim.add_fault(lab.shared, "fe0", "rsync /etc/one", times=1, action="exit", exit_code=23)
+    sim.add_fault(lab.shared, "fe0", "onedb backup", times=1, action="exit")
+    monkeypatch.setenv("SSH_ORIGINAL_COMMAND", "rsync -r /etc/one root@fe1:/etc")
+    assert session.main() == 23
+    assert calls == []
+    monkeypatch.setenv("SSH_ORIGINAL_COMMAND", "onedb backup")  # a tool rule: not here
+    session.main()
+    assert calls == [["bash", "-c", "onedb backup"]]
+    monkeypatch.setenv("SSH_ORIGINAL_COMMAND", "")
+    session.main()
+    assert calls[-1] == ["bash", "-l"]
+
+
+def test_hold_vm(lab: FakeLab) -> None:
+    sim.hold_vm(lab.shared, 1, "MIGRATE", 0.3)
+    vms = json.loads(lab.ok("fe0", "onevm", "list", "-j").out)["VM_POOL"]["VM"]
+    assert [v["LCM_STATE"] for v in vms] == ["3", "4", "3"]
+    assert "migr" in lab.ok("fe0", "onevm", "list").out
+    time.sleep(0.35)
+    vms = json.loads(lab.ok("fe0", "onevm", "list", "-j").out)["VM_POOL"]["VM"]
+    assert [v["LCM_STATE"] for v in vms] == ["3", "3", "3"]
+
+
+def test_force_election_and_status(lab: FakeLab) -> None:
+    sim.force_election(lab.shared, "fe2")
+    st = lab.status()
+    assert st["leader"] == "fe2"
+    assert st["term"] == 2
+    assert st["nodes"]["hv0"]["release"] == "6.10.5"
+    assert st["nodes"]["fe0"]["units"]["opennebula.service"] == "active"
+    assert [h["short"] for h in st["hosts"]] == ["on", "on"]
+    json.dumps(st)
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {str(p): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_read_only_commands_write_nothing(lab: FakeLab) -> None:
+    before = _tree(lab.base)
+    for node, argv in (
+        ("fe0", ["onezone", "show", "0", "-j"]),
+        ("fe1", ["onezone", "list", "-x"]),
+        ("fe1", ["onehost", "list", "-j"]),
+        ("fe2", ["onevm", "list"]),
+        ("fe0", ["onedb", "version"]),
+        ("fe0", ["onecfg", "status"]),
+        ("fe0", ["systemctl", "list-units", "--all"]),
+        ("fe0", ["systemctl", "is-active", "opennebula"]),
+        ("hv0", ["dpkg-query", "-W"]),
+        ("hv0", ["apt-cache", "policy", "opennebula-node-kvm"]),
+    ):
+        lab.run(node, *argv)
+    assert _tree(lab.base) == before
+
+
+def test_stdlib_only_under_system_python(lab: FakeLab) -> None:
+    root = lab.root("fe0")
+    code = (
+        "import sys; sys.dont_write_bytecode = True; "
+        f"sys.path.insert(0, {str(root / 'usr/lib/one-lab')!r}); "
+        "from sim.main import main; sys.exit(main('onezone', ['show', '0', '-j']))"
+    )
+    env = {"ONESIM_ROOT": str(root), "PATH": "/usr/bin:/bin"}
+    package = root / "usr/lib/one-lab/sim"
+    files_before = sorted(p.relative_to(package) for p in package.rglob("*"))
+    r = subprocess.run(
+        ["/usr/bin/python3", "-I", "-S", "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["ZONE"]["SERVER_POOL"]["SERVER"][0]["STATE"] == "3"
+    wrapper = (root / "usr/bin/onezone").read_text()
+    assert wrapper.startswith("#!/usr/bin/python3 -IS\n")
+    assert "main('onezone'" in wrapper
+    # the package arrives byte-compiled; running it writes nothing into it
+    assert list(package.rglob("*.pyc"))
+    assert sorted(p.relative_to(package) for p in package.rglob("*")) == files_before

@@ -1,0 +1,51 @@
+"""The journal survives reruns: facts observed before a change are kept, saves are atomic."""
+
+import json
+from pathlib import Path
+
+from oneupgrade.journal import Journal
+
+
+def test_facts_observed_before_a_change_survive_a_rerun(tmp_path: Path) -> None:
+    path = tmp_path / "journal.json"
+    first = Journal.load(path)
+    first.start_campaign("c", "6.10.5", "7.0", "run1")
+    assert first.remember_once("hosts_enabled_before", {"0": "hv1"}) == {"0": "hv1"}
+    again = Journal.load(path)
+    # a rerun observes every host disabled; the campaign keeps what was true before
+    assert again.remember_once("hosts_enabled_before", {}) == {"0": "hv1"}
+
+
+def test_step_outcomes_are_kept_per_campaign(tmp_path: Path) -> None:
+    journal = Journal.load(tmp_path / "j.json")
+    journal.start_campaign("c", "6.10.5", "7.0", "run1")
+    journal.record_step("test_03::a", "passed", "run1", 0.0, 1.0)
+    journal.record_step("test_04::b", "failed", "run1", 0.0, 1.0, "boom")
+    assert journal.passed_steps() == {"test_03::a": "run1"}
+    journal.start_campaign("c", "7.0.2", "7.2", "run2")
+    assert journal.passed_steps() == {}
+    assert len(journal.data["history"]) == 1
+
+
+def test_an_unreadable_journal_is_set_aside_not_overwritten(tmp_path: Path) -> None:
+    path = tmp_path / "journal.json"
+    path.write_text("{ not json")
+    journal = Journal.load(path)
+    assert journal.data == {}
+    assert [p.name.startswith("journal.unreadable-") for p in tmp_path.iterdir()] == [True]
+
+
+def test_a_dry_run_journal_writes_nothing(tmp_path: Path) -> None:
+    journal = Journal.load(tmp_path / "j.json")
+    journal.persist = False
+    journal.start_campaign("c", "6.10.5", "7.0", "run1")
+    assert not (tmp_path / "j.json").exists()
+
+
+def test_saves_leave_no_temporary_files(tmp_path: Path) -> None:
+    journal = Journal.load(tmp_path / "j.json")
+    journal.start_campaign("c", "6.10.5", "7.0", "run1")
+    for i in range(5):
+        journal.remember(f"k{i}", i)
+    assert [p.name for p in tmp_path.iterdir()] == ["j.json"]
+    assert json.loads((tmp_path / "j.json").read_text())["campaign"]["facts"]["k4"] == 4
