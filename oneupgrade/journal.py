@@ -69,6 +69,13 @@ class Journal:
             self.campaign["runs"].append({"id": run_id, "started": time.time(), "dry_run": dry_run})
             self.save()
 
+    def mark_changed(self) -> None:
+        """The campaign changed a node: from now on the cluster may be half upgraded."""
+        with self._lock:
+            if self.campaign is not None and not self.campaign.get("changed"):
+                self.campaign["changed"] = time.time()
+                self.save()
+
     def complete_campaign(self) -> None:
         with self._lock:
             if self.campaign is not None:

@@ -222,6 +222,8 @@ class RunbookSession:
         self.current: pytest.Item | None = None
 
     def _observe(self, result: CommandResult, error: str | None) -> None:
+        if result.mutating and not result.planned:
+            self.journal.mark_changed()
         self.recorder.command(result, error)
 
     # -- collection ------------------------------------------------------------------

@@ -56,18 +56,15 @@ def commands_html(records: Iterable[object], heading: str) -> str:
 
 
 def one_line(text: str, limit: int = 300) -> str:
-    """The gist of a failure or skip: its last meaningful line, shortened."""
+    """The gist of a failure or skip in one line: the message, not the traceback."""
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     if not lines:
         return ""
-    for line in lines:
-        if line.startswith("E   "):
-            gist = line[4:]
-            break
-    else:
-        gist = lines[-1]
-    if gist.startswith("Skipped: "):
-        gist = gist[len("Skipped: ") :]
+    # an assertion's message is on its first "E" line; a pytest.fail text starts the message
+    errors = [line[1:].strip() for line in lines if line.startswith("E ")]
+    gist = errors[0] if errors else lines[0]
+    for prefix in ("Skipped: ", "AssertionError: ", "Failed: "):
+        gist = gist.removeprefix(prefix)
     return gist if len(gist) <= limit else gist[: limit - 3] + "..."
 
 

@@ -15,8 +15,9 @@ from oneupgrade.opennebula.survey import NodeSurvey
 
 
 def in_progress(cluster: Cluster) -> bool:
+    """A campaign to this target changed the cluster and has not completed."""
     c = cluster.journal.campaign
-    return bool(c and not c["completed"] and c["target"] == cluster.target)
+    return bool(c and not c["completed"] and c["target"] == cluster.target and c.get("changed"))
 
 
 def release_problems(cluster: Cluster, found: Mapping[str, NodeSurvey]) -> list[str]:
