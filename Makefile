@@ -1,6 +1,6 @@
 # make demo : upgrade a simulated 3-front-end cluster (lab) from 6.10 to 7.0 and print the report path
 # make test : lint, type-check and run the whole test suite
-# make bench: the scale benchmark (3 front-ends, 50 hypervisors)
+# make bench: the scale benchmark (3 front-ends, 50 hypervisors); make bench-200: 3 + 200
 # Each target installs what it needs on a fresh Debian or Ubuntu machine (run as root).
 
 VENV   ?= .venv
@@ -8,17 +8,20 @@ PY     := $(VENV)/bin/python
 PYTHON ?= python3
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup system-packages test lint demo bench clean
+.PHONY: setup system-packages test lint demo bench bench-200 clean
 
 setup: system-packages $(STAMP)
 
-# The lab needs real OpenSSH servers, rsync and a system python3 for the simulated tools.
+# The lab needs real OpenSSH servers, rsync and a system python3 for the simulated tools;
+# the report test opens the HTML report in a headless Chromium.
 system-packages:
 	@if ! [ -x /usr/sbin/sshd ] || ! command -v rsync >/dev/null || ! [ -x /usr/bin/python3 ] \
 	     || ! command -v ssh-keygen >/dev/null || ! command -v sudo >/dev/null \
+	     || ! command -v chromium >/dev/null \
 	     || ! $(PYTHON) -c 'import venv, ensurepip' 2>/dev/null; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-	        openssh-server openssh-client rsync sudo python3 python3-venv procps util-linux >/dev/null; \
+	        openssh-server openssh-client rsync sudo python3 python3-venv procps util-linux \
+	        chromium >/dev/null; \
 	fi
 
 $(STAMP): pyproject.toml
@@ -40,6 +43,9 @@ demo: setup
 
 bench: setup
 	$(PY) -m bench.scale
+
+bench-200: setup
+	$(PY) -m bench.scale --hypervisors 200 --forks 50
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache

@@ -27,14 +27,18 @@ Each line is one JSON record::
 Command line::
 
     python -m oneupgrade.audit verify reports/lab-10/*.jsonl
+    python -m oneupgrade.audit verify --report reports/lab-10/RUN.html   # + the head it recorded
+    python -m oneupgrade.audit verify --head HASH reports/lab-10/RUN.jsonl
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import html
 import json
 import os
+import re
 import sys
 import threading
 from collections.abc import Sequence
@@ -345,13 +349,41 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     verify = sub.add_parser("verify", help="check that each log's hash chain is intact")
-    verify.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    verify.add_argument("files", nargs="*", type=Path, metavar="FILE")
+    verify.add_argument(
+        "--head",
+        metavar="HASH",
+        help="the sha256 of the last line as the run recorded it (detects a cut-off end)",
+    )
+    verify.add_argument(
+        "--report",
+        type=Path,
+        metavar="HTML",
+        help="read the head from the run's HTML report (and, without FILE, check its log)",
+    )
     args = parser.parse_args(argv)
+    head: str | None = args.head
+    if args.report is not None:
+        try:
+            head_in_report, log_name = _from_report(args.report)
+        except (OSError, ValueError) as exc:
+            print(f"error: {args.report}: {exc}", file=sys.stderr)
+            return 2
+        if head is not None and head != head_in_report:
+            print(f"error: --head {head} differs from the report's {head_in_report}")
+            return 2
+        head = head_in_report
+        if not args.files:
+            args.files = [args.report.parent / log_name]
+    if not args.files:
+        parser.error("verify: give FILE, or --report HTML")
+    if head is not None and len(args.files) != 1:
+        parser.error("verify: --head and --report check one log")
 
     status = 0
     for file in args.files:
         try:
-            records, problems = _verify(file)
+            records, problems = _verify(file, head)
         except FileNotFoundError:
             print(f"error: {file}: no such file", file=sys.stderr)
             status = 2
@@ -370,8 +402,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"FAILED: {file} ({len(problems)} problems in {records} records)")
             status = max(status, 1)
         else:
-            print(f"ok: {file} ({records} records)")
+            anchored = ", ends at the recorded head" if head is not None else ""
+            print(f"ok: {file} ({records} records{anchored})")
     return status
+
+
+def _from_report(report: Path) -> tuple[str, str]:
+    """(head, log file name) as a pytest-html report's Environment table holds them."""
+    match = re.search(r'data-jsonblob="([^"]*)"', report.read_text(encoding="utf-8"))
+    if match is None:
+        raise ValueError("not a pytest-html report (no data-jsonblob)")
+    environment = json.loads(html.unescape(match.group(1))).get("environment") or {}
+    head, log = environment.get("Audit log head"), environment.get("Audit log")
+    if not isinstance(head, str) or not re.fullmatch(r"[0-9a-f]{64}", head):
+        raise ValueError("the report records no audit log head")
+    return head, html.unescape(str(log))
 
 
 if __name__ == "__main__":

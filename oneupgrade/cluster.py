@@ -6,6 +6,7 @@ steps receive it through the `cluster` fixture.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -36,6 +37,8 @@ class Cluster:
     observed: dict[str, Any] = field(default_factory=dict)
     # where `say` sends its notes (the plugin puts them in the report row)
     on_note: Callable[[str], None] | None = field(default=None, repr=False)
+    # fan-out progress: (kind "start"|"done"|"failed", node, finished, total); see progress.py
+    on_progress: Callable[[str, str, int, int], None] | None = field(default=None, repr=False)
     _pool: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
 
     def say(self, message: str) -> None:
@@ -103,7 +106,8 @@ class Cluster:
             return dict(pairs)
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=max(1, self.forks))
-        futures = {node.name: self._pool.submit(work, node) for node in nodes}
+        tracked = self._tracked(work, len(nodes))
+        futures = {node.name: self._pool.submit(tracked, node) for node in nodes}
         results: dict[str, T] = {}
         failures = {}
         for name, future in futures.items():
@@ -114,6 +118,29 @@ class Cluster:
         if failures:
             raise NodesFailed(failures, list(results))
         return results
+
+    def _tracked(self, work: Callable[[Node], T], total: int) -> Callable[[Node], T]:
+        """`work` reporting its start and end to `on_progress` (when set)."""
+        report = self.on_progress
+        if report is None:
+            return work
+        lock, finished = threading.Lock(), [0]
+
+        def run(node: Node) -> T:
+            with lock:
+                report("start", node.name, finished[0], total)
+            kind = "failed"
+            try:
+                result = work(node)
+                kind = "done"
+                return result
+            finally:
+                with lock:
+                    finished[0] += 1
+                    count = finished[0]
+                report(kind, node.name, count, total)
+
+        return run
 
     def close(self) -> None:
         if self._pool is not None:

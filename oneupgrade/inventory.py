@@ -24,6 +24,7 @@ Usage::
 from __future__ import annotations
 
 import difflib
+import fnmatch
 import hashlib
 import math
 import re
@@ -88,6 +89,9 @@ class Host:
     user: str
     role: str  # "frontend" | "hypervisor"
     hypervisor: str | None = None  # "kvm" | "lxc" for hypervisors, None for front-ends
+    # Written in the inventory (else the ssh config's Port/User may apply: oneupgrade.sshconfig).
+    port_given: bool = field(default=True, compare=False)
+    user_given: bool = field(default=True, compare=False)
 
     def __str__(self) -> str:
         return f"{self.name} ({self.address})"
@@ -106,6 +110,7 @@ class SshSettings:
     config: Path | None = None
     become: str = "none"  # "none" | "sudo"
     become_password_env: str | None = None  # the NAME of an environment variable
+    port_given: bool = field(default=True, compare=False)  # `port:` written in ssh:
 
 
 @dataclass(frozen=True)
@@ -741,6 +746,7 @@ def _ssh_settings(doc: Document, raw: dict[Any, Any], path: KeyPath) -> SshSetti
         config=config,
         become=become,
         become_password_env=password_env,
+        port_given=raw.get("port") is not None,
     )
 
 
@@ -772,4 +778,30 @@ def _node(doc: Document, item: Any, path: KeyPath, ssh: SshSettings, role: str) 
             if raw_kind is None
             else as_choice(doc, raw_kind, (*path, "hypervisor"), HYPERVISORS)
         )
-    return Host(name=name, address=address, port=port, user=user, role=role, hypervisor=kind)
+    return Host(
+        name=name,
+        address=address,
+        port=port,
+        user=user,
+        role=role,
+        hypervisor=kind,
+        port_given=item.get("port") is not None or ssh.port_given,
+    )
+
+
+def hypervisor_patterns(inventory: Inventory, text: str) -> tuple[str, ...]:
+    """`--hypervisors 'kvm1,kvm2*'` as patterns; each must match a hypervisor (ValueError)."""
+    patterns = tuple(p.strip() for p in text.split(",") if p.strip())
+    if not patterns:
+        raise ValueError("--hypervisors is empty; give names or shell patterns, e.g. 'kvm1,kvm2*'")
+    if inventory.discover_hypervisors:
+        return patterns  # the names are known only once the front-ends answer
+    names = [h.name for h in inventory.hypervisors]
+    unmatched = [p for p in patterns if not fnmatch.filter(names, p)]
+    if unmatched:
+        shown = ", ".join(repr(p) for p in unmatched)
+        raise ValueError(
+            f"--hypervisors: {shown} matches no hypervisor of {inventory.path.name} "
+            f"(it has {', '.join(names) or 'none'}); check the names"
+        )
+    return patterns

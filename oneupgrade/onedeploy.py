@@ -255,8 +255,10 @@ def build(doc: Document, data: dict[Any, Any], *, target_override: str | None) -
             address = as_address(doc, *found) if found else name
             found = scope.get(doc, "ansible_user")
             user = as_user(doc, *found) if found else default_user
+            user_given = found is not None
             found = scope.get(doc, "ansible_port")
             port = as_port(doc, *found, digits_ok=True) if found else default_port
+            port_given = found is not None
             for var in _KEY_VARS:
                 found = scope.get(doc, var)
                 if found:
@@ -273,6 +275,8 @@ def build(doc: Document, data: dict[Any, Any], *, target_override: str | None) -
                         user=user,
                         role=role,
                         hypervisor="kvm" if role == "hypervisor" else None,
+                        port_given=port_given,
+                        user_given=user_given,
                     ),
                     hpath,
                 )
@@ -299,6 +303,7 @@ def build(doc: Document, data: dict[Any, Any], *, target_override: str | None) -
         known_hosts=known_hosts,
         port=default_port,
         become=become,
+        port_given=default_port_found is not None,
     )
     hosts_only = [h for h, _ in located]
     return Inventory(

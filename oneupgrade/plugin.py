@@ -11,6 +11,7 @@ and with `--lf` runs only what has not passed in the current campaign.
 from __future__ import annotations
 
 import getpass
+import os
 import socket
 import time
 from collections.abc import Generator
@@ -18,16 +19,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pytest_dependency import DependencyManager
 from pytest_html import extras as html_extras
 
 from oneupgrade import report
 from oneupgrade.cluster import Cluster
-from oneupgrade.inventory import Inventory, InventoryError, load_inventory
+from oneupgrade.errors import RunbookError
+from oneupgrade.inventory import Inventory, InventoryError, hypervisor_patterns, load_inventory
 from oneupgrade.journal import Journal
+from oneupgrade.opennebula import campaign
+from oneupgrade.progress import Progress
 from oneupgrade.recorder import Recorder
-from oneupgrade.ssh import CommandResult, Node
+from oneupgrade.ssh import BecomePasswordMissing, CommandResult, Node, become_password
+from oneupgrade.summary import HtmlReport
 
 inventory_key = pytest.StashKey[Inventory]()
+become_key = pytest.StashKey[str | None]()  # the sudo password, in memory only
 session_key = pytest.StashKey["RunbookSession"]()
 
 
@@ -92,15 +99,59 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.getoption("forks") < 1:
         raise pytest.UsageError("--forks must be at least 1")
     config.stash[inventory_key] = inventory
-    runbook = RunbookSession(config, inventory)
+    if config.getoption("hypervisors") is not None:
+        try:
+            hypervisor_patterns(inventory, config.getoption("hypervisors"))
+        except ValueError as exc:
+            raise pytest.UsageError(str(exc)) from None
+    config.stash[become_key] = _become_password(config, inventory)
+    # In runbook mode --lf means "resume the campaign" and the journal decides what
+    # reruns; pytest's own last-failed cache would drop the steps that were skipped
+    # because of the failure (reference peers.md §1).
+    resume = bool(config.getoption("lf", False))
+    if resume:
+        config.option.lf = False
+        lfplugin = config.pluginmanager.get_plugin("lfplugin")
+        if lfplugin is not None:
+            lfplugin.active = False
+    runbook = RunbookSession(config, inventory, resume=resume)
     config.stash[session_key] = runbook
     config.pluginmanager.register(runbook, "oneupgrade-runbook")
+    if config.pluginmanager.hasplugin("html"):
+        # Title, Environment, Node and Reason columns, summary (oneupgrade/summary.py).
+        config.pluginmanager.register(HtmlReport(runbook, node_of), "oneupgrade-report")
+
+
+def _become_password(config: pytest.Config, inventory: Inventory) -> str | None:
+    """The sudo password from its variable, else asked once on the terminal (no echo)."""
+    name = inventory.ssh.become_password_env
+    if inventory.ssh.become != "sudo" or not name or os.environ.get(name):
+        return become_password(inventory.ssh)
+    # pytest holds fd 0 (as /dev/null) even now: give the real stdin back while asking,
+    # then put capturing back as it was (output suspended, input captured).
+    capman = config.pluginmanager.getplugin("capturemanager")
+    if capman is not None:
+        capman.suspend_global_capture(in_=True)
+    try:
+        return become_password(inventory.ssh, interactive=os.isatty(0))
+    except BecomePasswordMissing as exc:
+        raise pytest.UsageError(str(exc)) from None
+    finally:
+        if capman is not None:
+            capman.resume_global_capture()
+            capman.suspend_global_capture()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     runbook = config.stash.get(session_key, None)
     if runbook is not None:
         config.pluginmanager.unregister(runbook)
+    html_report = config.pluginmanager.get_plugin("oneupgrade-report")
+    if html_report is not None:
+        config.pluginmanager.unregister(html_report)
+    progress = config.pluginmanager.get_plugin("oneupgrade-progress")
+    if progress is not None:
+        config.pluginmanager.unregister(progress)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -182,9 +233,14 @@ def node_of(item: pytest.Item) -> str | None:
 class RunbookSession:
     """Hooks and state of one runbook run (registered only with --inventory)."""
 
-    def __init__(self, config: pytest.Config, inventory: Inventory) -> None:
+    def __init__(self, config: pytest.Config, inventory: Inventory, resume: bool = False) -> None:
         self.config = config
         self.inventory = inventory
+        self.resume = resume
+        # step id -> run id: the steps an earlier run of the campaign passed (--lf)
+        self.satisfied: dict[str, str] = {}
+        self.resume_note = ""
+        self._worst: dict[str, str] = {}
         self.started = time.time()
         self.run_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(self.started))
         base = config.getoption("report_dir") or str(Path(config.rootpath) / "reports")
@@ -192,14 +248,25 @@ class RunbookSession:
         self.report_dir.mkdir(parents=True, exist_ok=True)
         self.dry_run: bool = config.getoption("dry_run")
         suffix = "-dry-run" if self.dry_run else ""
-        if not config.getoption("htmlpath", None):
-            config.option.htmlpath = str(self.report_dir / f"{self.run_id}{suffix}.html")
+        own_html = not config.getoption("htmlpath", None)
+        # A name no earlier run used (a run in the same second gets -2): never overwritten.
+        stem = report.allocate_stem(
+            self.report_dir,
+            f"{self.run_id}{suffix}",
+            (".html", ".jsonl") if own_html else (".jsonl",),
+        )
+        self.run_id = stem.replace("-dry-run", "")
+        if own_html:
+            config.option.htmlpath = str(self.report_dir / f"{stem}.html")
             config.option.self_contained_html = True
         self.html_path = Path(config.option.htmlpath)
         self.journal = Journal.load(self.report_dir / "journal.json")
         self.journal.persist = not self.dry_run
         self.recorder = Recorder(
-            self.report_dir / f"{self.run_id}{suffix}.jsonl", self.run_id, inventory
+            self.report_dir / f"{stem}.jsonl",
+            self.run_id,
+            inventory,
+            config.stash.get(become_key, None),
         )
         selection = config.getoption("hypervisors")
         self.cluster = Cluster(
@@ -211,13 +278,16 @@ class RunbookSession:
             dry_run=self.dry_run,
             vm_timeout=config.getoption("vm_timeout"),
             health_timeout=config.getoption("health_timeout"),
-            hypervisor_selection=tuple(selection.split(",")) if selection else None,
+            hypervisor_selection=hypervisor_patterns(inventory, selection) if selection else None,
         )
         for host in inventory.nodes:
             self.cluster.nodes[host.name] = Node(
                 host, inventory.ssh, self._observe, self.dry_run, self.recorder.become_password
             )
         self.cluster.on_note = self.recorder.note
+        self.progress = Progress(config)  # live fan-out lines in the terminal
+        config.pluginmanager.register(self.progress, "oneupgrade-progress")
+        self.cluster.on_progress = self.progress.event
         self.failed: str | None = None
         self.current: pytest.Item | None = None
 
@@ -238,6 +308,40 @@ class RunbookSession:
             raise pytest.UsageError(
                 "runbook steps must run in step order; do not reorder them (no --ff/--nf/-p random)"
             )
+        if self.resume:
+            self._select_for_resume(config, items)
+
+    def _select_for_resume(self, config: pytest.Config, items: list[pytest.Item]) -> None:
+        """--lf: deselect what passed in this campaign; it counts as satisfied."""
+        if not campaign.in_progress(self.cluster):
+            self.resume_note = "no unfinished campaign in the journal: every step runs"
+            return
+        passed = self.journal.passed_steps()
+        keep: list[pytest.Item] = []
+        drop: list[pytest.Item] = []
+        for item in items:
+            (drop if step_of(item) is not None and step_id(item) in passed else keep).append(item)
+        for item in drop:
+            self.satisfied[step_id(item)] = passed[step_id(item)]
+            _satisfy_dependency(item)
+        if drop:
+            config.hook.pytest_deselected(items=drop)
+            items[:] = keep
+        runs = sorted(set(self.satisfied.values()))
+        campaign_id = (self.journal.campaign or {}).get("id", "?")
+        self.resume_note = (
+            f"resuming campaign {campaign_id}: {len(drop)} step(s) satisfied by "
+            f"earlier run(s) {', '.join(runs) or '-'}; {len(keep)} to run"
+        )
+        self.recorder.event("resume", satisfied=self.satisfied)
+
+    def pytest_report_collectionfinish(self, config: pytest.Config) -> list[str]:
+        if not self.resume:
+            return []
+        lines = [self.resume_note]
+        if config.getoption("verbose") > 0:
+            lines += [f"  satisfied by run {run}: {sid}" for sid, run in self.satisfied.items()]
+        return lines
 
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
         inv = self.inventory
@@ -258,6 +362,9 @@ class RunbookSession:
         self.recorder.begin(item.nodeid, step[0] if step else None, item.name)
         if self.failed is not None and step_of(item) is not None:
             pytest.skip(f"not run: {self.failed}")
+        if step is not None and not self.dry_run:
+            # A run killed inside this step leaves it "running": not passed, so --lf redoes it.
+            self.journal.record_step(step_id(item), "running", self.run_id, time.time(), 0.0)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(
@@ -267,6 +374,11 @@ class RunbookSession:
         step = step_of(item)
         if step is None:
             return rep
+        if rep.failed and call.excinfo is not None and call.excinfo.errisinstance(RunbookError):
+            # Our errors are written for the operator: their text, not a traceback.
+            rep.longrepr = str(call.excinfo.value)
+        # Before anything reads it: a CommandFailed's text carries stdout and stderr.
+        report.redact_test_report(rep, self.recorder.redactor.redact)
         commands = self.recorder.take_phase()
         self._attach(rep, item, step[0], commands)
         if rep.failed and self.failed is None:
@@ -297,24 +409,49 @@ class RunbookSession:
         rep.extras = extras  # type: ignore[attr-defined]
 
     def _journal(self, item: pytest.Item, rep: pytest.TestReport) -> None:
+        """The step's outcome: the worst of its phases, saved at once when not passed."""
+        sid = step_id(item)
         outcome = "passed" if rep.passed else ("skipped" if rep.skipped else "failed")
+        rank = {"passed": 0, "skipped": 1, "failed": 2}
+        worst = self._worst.get(sid, "passed")
+        if rank[outcome] > rank[worst]:
+            worst = self._worst[sid] = outcome
         if rep.when != "teardown" and outcome == "passed":
             return
-        sid = step_id(item)
-        previous = self.journal.step(sid)
-        if (
-            previous
-            and previous["outcome"] == "failed"
-            and outcome == "passed"
-            and (rep.when != "teardown")
-        ):
-            return
         reason = _gist(rep) if outcome != "passed" else ""
-        self.journal.record_step(sid, outcome, self.run_id, self.started, rep.duration, reason)
-        self.recorder.step_outcome(item.nodeid, outcome, reason, rep.duration)
+        if self.dry_run:
+            return
+        self.journal.record_step(sid, worst, self.run_id, self.started, rep.duration, reason)
+        if rep.when == "teardown" or outcome != "passed":
+            self.recorder.step_outcome(item.nodeid, worst, reason, rep.duration)
+
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        item = self.current
+        if item is not None and step_of(item) is not None and not self.dry_run:
+            sid = step_id(item)
+            entry = self.journal.step(sid)
+            if entry is not None and entry["outcome"] == "running":
+                self.journal.record_step(
+                    sid,
+                    "interrupted",
+                    self.run_id,
+                    entry["started"],
+                    time.time() - entry["started"],
+                    "interrupted (Ctrl-C)",
+                )
+            self.failed = self.failed or f"interrupted during {item.name}"
+            self.recorder.halted(f"interrupted during {item.nodeid}")
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         self.cluster.close()
+        # Speed: one connection per node for the whole run (a reconnect shows up here).
+        nodes = self.cluster.nodes.values()
+        self.recorder.event(
+            "connections",
+            opened=sum(n.connections_opened for n in nodes),
+            nodes=len(self.cluster.nodes),
+            per_node={n.name: n.connections_opened for n in nodes if n.connections_opened != 1},
+        )
         self.recorder.finish(exitstatus)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
@@ -331,6 +468,30 @@ class RunbookSession:
         tr.write_line(f"journal: {self.journal.path}")
         tr.write_line(f"audit log: {self.recorder.path}")
         tr.write_line(f"report: {self.html_path}")
+
+
+class _Passed:
+    """A phase report as pytest-dependency reads it (`when`, `outcome`)."""
+
+    def __init__(self, when: str) -> None:
+        self.when = when
+        self.outcome = "passed"
+
+
+def _satisfy_dependency(item: pytest.Item) -> None:
+    """Register a step that passed in an earlier run as passed in this session.
+
+    pytest-dependency keeps results in memory only: without this, a rerun step
+    whose dependencies were deselected would be skipped as "unknown".
+    """
+    marker = item.get_closest_marker("dependency")
+    if marker is None:
+        return
+    name = marker.kwargs.get("name")
+    manager = DependencyManager.getManager(item, scope="session")
+    if manager is not None:
+        for when in ("setup", "call", "teardown"):
+            manager.addResult(item, name, _Passed(when))
 
 
 def _gist(rep: pytest.TestReport) -> str:

@@ -41,13 +41,15 @@ class Record:
 
 
 class Recorder:
-    def __init__(self, path: Path, run_id: str, inventory: Inventory) -> None:
+    def __init__(
+        self, path: Path, run_id: str, inventory: Inventory, become_password: str | None = None
+    ) -> None:
         self.path = path
         self.run_id = run_id
         self.inventory = inventory
-        self.become_password: str | None = None
+        self.become_password: str | None = become_password
         env = inventory.ssh.become_password_env
-        if env:
+        if env and become_password is None:
             self.become_password = os.environ.get(env)
         secrets = [*inventory.secrets, *([self.become_password] if self.become_password else [])]
         self.redactor = Redactor(secrets, inventory.redact)

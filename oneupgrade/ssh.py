@@ -16,12 +16,14 @@ under `sudo` when the inventory asks for it. Callers quote arguments with
 
 from __future__ import annotations
 
+import getpass
+import os
 import select
 import shlex
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import paramiko
@@ -33,8 +35,10 @@ from oneupgrade.errors import (
     ConnectionFailed,
     ConnectionLost,
     HostKeyRejected,
+    RunbookError,
 )
 from oneupgrade.inventory import Host, SshSettings
+from oneupgrade.sshconfig import Hop, Route, SshConfigError, load_config, resolve_route
 
 # How long past the remote deadline the client waits before giving up on the channel.
 _GRACE = 10.0
@@ -88,9 +92,15 @@ class Node:
     observer: Observer | None = None
     dry_run: bool = False
     become_password: str | None = field(default=None, repr=False)
+    gateways: Gateways = field(default_factory=lambda: shared_gateways(), repr=False)  # noqa: PLW0108 (defined below)
     _client: paramiko.SSHClient | None = field(default=None, init=False, repr=False)
+    _route: Route | None = field(default=None, init=False, repr=False)
+    _jumps: tuple[Hop, ...] = field(default=(), init=False, repr=False)
+    _sudo_feed: bool = field(default=False, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     connections_opened: int = field(default=0, init=False)
+    # A dry run reads back the files it planned to write, so later steps plan on them.
+    _planned_files: dict[str, str] = field(default_factory=dict, init=False, repr=False)
 
     @property
     def name(self) -> str:
@@ -127,66 +137,80 @@ class Node:
             assert last is not None
             raise last
 
+    @property
+    def route(self) -> Route:
+        """How this node is reached: its HostName/Port/User/keys and the jump hosts."""
+        if self._route is None:
+            try:
+                self._route = resolve_route(self.host, self.settings, load_config(self.settings))
+            except SshConfigError as exc:
+                raise ConnectionFailed(self.name, str(exc)) from None
+        return self._route
+
     def _open(self) -> paramiko.SSHClient:
+        route = self.route
         timeout = self.settings.connect_timeout
-        where = f"{self.name} ({self.address}:{self.host.port})"
+        where = f"{self.name} ({route.target.hostname}:{route.target.port})"
         try:
-            sock = socket.create_connection((self.address, self.host.port), timeout=timeout)
-        except OSError as exc:
-            raise ConnectionFailed(
-                self.name, f"cannot reach {where}: {exc.strerror or exc}"
-            ) from None
-        # Without TCP_NODELAY every exec stalls ~40 ms on a delayed ACK (lab-recipe §5).
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        client = paramiko.SSHClient()
-        client.load_host_keys(str(self.settings.known_hosts))
-        client.set_missing_host_key_policy(paramiko.RejectPolicy())
+            if route.jumps:
+                where = where[:-1] + " via " + " -> ".join(str(j) for j in route.jumps) + ")"
+                self._jumps = route.jumps
+                sock: socket.socket | paramiko.Channel = self.gateways.channel(
+                    self.name, route.jumps, route.target, self.settings
+                )
+            else:
+                sock = tcp_connect(self.name, route.target, timeout)
+            client = handshake(self.name, where, route.target, sock, self.settings)
+        except BaseException:
+            if self._jumps:
+                self.gateways.release(self.name, self._jumps)
+                self._jumps = ()
+            raise
         try:
-            client.connect(
-                self.address,
-                port=self.host.port,
-                username=self.host.user,
-                key_filename=str(self.settings.identity_file)
-                if self.settings.identity_file
-                else None,
-                allow_agent=self.settings.identity_file is None,
-                look_for_keys=False,
-                timeout=timeout,
-                banner_timeout=timeout,
-                auth_timeout=timeout,
-                sock=sock,
-            )
-        except paramiko.BadHostKeyException as exc:
-            sock.close()
-            seen = exc.key.fingerprint
-            raise HostKeyRejected(
-                self.name,
-                f"host key of {where} CHANGED: it presented {exc.key.get_name()} {seen}, which is "
-                f"not the key pinned in {self.settings.known_hosts}; if the node was reinstalled, "
-                "verify the new key out of band and update known_hosts",
-            ) from None
-        except paramiko.AuthenticationException as exc:
-            sock.close()
-            raise AuthenticationFailed(
-                self.name, f"{where} refused user {self.host.user!r}: {exc}"
-            ) from None
-        except paramiko.SSHException as exc:
-            sock.close()
-            if "not found in known_hosts" in str(exc):
-                raise HostKeyRejected(
-                    self.name,
-                    f"{where} is not in {self.settings.known_hosts}; add its host key "
-                    f"(ssh-keyscan -p {self.host.port} {self.address}, verified out of band)",
-                ) from None
-            raise ConnectionFailed(self.name, f"SSH handshake with {where} failed: {exc}") from None
-        except OSError as exc:
-            sock.close()
-            raise ConnectionFailed(self.name, f"cannot reach {where}: {exc}") from None
-        transport = client.get_transport()
-        assert transport is not None
-        transport.set_keepalive(15)
+            self._sudo_feed = self._check_become(client, where)
+        except BaseException:
+            client.close()
+            raise
         self.connections_opened += 1
         return client
+
+    def _check_become(self, client: paramiko.SSHClient, where: str) -> bool:
+        """Can this login become root with sudo? True when sudo needs the password fed.
+
+        Run once per connection, not recorded: `sudo -k -n true` tells whether sudo
+        asks for a password (`-k`: cached credentials never decide it); if it does, the
+        password is checked once with `sudo -k -S -p '' true` fed on stdin."""
+        if not self._uses_sudo:
+            return False
+        status, _, err = _raw(client, "sudo -k -n true", None, self.settings.connect_timeout)
+        if status == 0:
+            return False
+        if "password" not in err.lower():
+            raise AuthenticationFailed(
+                self.name,
+                f"{where}: `sudo -n true` as {self.route.target.user!r} failed "
+                f"(exit {status}): {_first_line(err)}; the login user needs sudo rights "
+                "(ssh.become: sudo)",
+            )
+        if self.become_password is None:
+            raise AuthenticationFailed(
+                self.name,
+                f"{where}: sudo asks {self.route.target.user!r} for a password; set "
+                "ssh.become_password_env to the NAME of an environment variable holding it",
+            )
+        feed = self.become_password.encode() + b"\n"
+        status, _, err = _raw(client, "sudo -k -S -p '' true", feed, self.settings.connect_timeout)
+        if status != 0:
+            raise AuthenticationFailed(
+                self.name,
+                f"{where}: sudo refused the password of {self.route.target.user!r} "
+                f"(from ${self.settings.become_password_env}): {_first_line(err)}",
+            )
+        return True
+
+    @property
+    def _uses_sudo(self) -> bool:
+        return self.settings.become == "sudo" and self.route.target.user != "root"
 
     @staticmethod
     def _is_active(client: paramiko.SSHClient) -> bool:
@@ -198,6 +222,9 @@ class Node:
             if self._client is not None:
                 self._client.close()
                 self._client = None
+            if self._jumps:
+                self.gateways.release(self.name, self._jumps)
+                self._jumps = ()
 
     # -- commands ------------------------------------------------------------------
 
@@ -222,9 +249,18 @@ class Node:
             result = CommandResult(self.name, command, 0, "", "", started, 0.0, True, True)
             self._observe(result, None)
             return result
-        wrapped = self._wrap(command, deadline, user)
         try:
-            status, out, err = self._exec(wrapped, deadline + _GRACE, stdin)
+            try:
+                status, out, err = self._exec(command, deadline, user, stdin)
+            except _Lost as exc:
+                if mutating:
+                    raise
+                # A read-only probe is safe to repeat: once, on a new connection.
+                lost = self._result(command, -1, exc.out, exc.err, started, mutating)
+                self._observe(lost, "connection lost; read-only, retried on a new connection")
+                self.close()
+                started = time.time()
+                status, out, err = self._exec(command, deadline, user, stdin)
         except _Timeout as exc:
             result = self._result(command, 124, exc.out, exc.err, started, mutating)
             self._observe(result, f"timed out after {deadline:g} s")
@@ -262,11 +298,18 @@ class Node:
             self.observer(result, error)
 
     def _wrap(self, command: str, deadline: float, user: str | None) -> str:
+        """The command line sent: deadline, then the local user, then sudo, each quoted once.
+
+        Under sudo with a password, `-S -p ''` reads the password as the first line of
+        stdin (one byte at a time, so a command's own stdin data follows intact) and
+        `-k` makes sudo read it every time: a cached credential would otherwise leave
+        the password line to the command. Without a password, `-n` fails rather than
+        waits. The password is never on a command line (`_exec` feeds it)."""
         inner = f"timeout -k 5 {deadline:g} sh -c {shlex.quote(command)}"
         if user is not None:
             inner = f"runuser -u {shlex.quote(user)} -- {inner}"
-        if self.settings.become == "sudo" and self.host.user != "root":
-            flags = "-S -p ''" if self.become_password else "-n"
+        if self._uses_sudo:
+            flags = "-k -S -p ''" if self._sudo_feed else "-n"
             inner = f"sudo {flags} -- sh -c {shlex.quote(inner)}"
         return inner
 
@@ -287,14 +330,16 @@ class Node:
             assert transport is not None
             return transport.open_session(timeout=self.settings.connect_timeout)
 
-    def _exec(self, command: str, limit: float, stdin: bytes | None) -> tuple[int, bytes, bytes]:
-        chan = self._channel()
+    def _exec(
+        self, command: str, deadline: float, user: str | None, stdin: bytes | None
+    ) -> tuple[int, bytes, bytes]:
+        chan = self._channel()  # connects first: the sudo mode is known after connecting
         out, err = bytearray(), bytearray()
-        end = time.monotonic() + limit
+        end = time.monotonic() + deadline + _GRACE
         try:
-            chan.exec_command(command)
+            chan.exec_command(self._wrap(command, deadline, user))
             feed = b""
-            if self.become_password is not None and self.settings.become == "sudo":
+            if self._sudo_feed and self._uses_sudo and self.become_password is not None:
                 feed = self.become_password.encode() + b"\n"
             if stdin is not None or feed:
                 chan.sendall(feed + (stdin or b""))
@@ -323,7 +368,11 @@ class Node:
                 if transport is None or not transport.is_active():
                     if not chan.exit_status_ready():
                         raise _Lost(bytes(out), bytes(err))
-            return chan.recv_exit_status(), bytes(out), bytes(err)
+            status = chan.recv_exit_status()
+            if status == -1:
+                # the channel closed without an exit status: the connection went away
+                raise _Lost(bytes(out), bytes(err))
+            return status, bytes(out), bytes(err)
         except (paramiko.SSHException, OSError, EOFError):
             raise _Lost(bytes(out), bytes(err)) from None
         finally:
@@ -332,6 +381,8 @@ class Node:
     # -- files ---------------------------------------------------------------------
 
     def read_file(self, path: str, *, timeout: float | None = None) -> str:
+        if self.dry_run and path in self._planned_files:
+            return self._planned_files[path]
         return self.run(f"cat -- {shlex.quote(path)}", timeout=timeout).stdout
 
     def fetch(self, path: str, *, timeout: float | None = None) -> bytes:
@@ -343,9 +394,7 @@ class Node:
         deadline = timeout if timeout is not None else self.settings.command_timeout
         started = time.time()
         try:
-            status, out, err = self._exec(
-                self._wrap(command, deadline, None), deadline + _GRACE, None
-            )
+            status, out, err = self._exec(command, deadline, None, None)
         except (_Timeout, _Lost) as exc:
             result = self._result(command, -1, b"", exc.err, started, False)
             self._observe(result, "timed out or connection lost")
@@ -363,12 +412,266 @@ class Node:
 
     def write_file(self, path: str, content: str, *, timeout: float | None = None) -> None:
         """Replace a file's content in place, keeping its owner and mode."""
+        if self.dry_run:
+            self._planned_files[path] = content
         self.run(
             f"cat > {shlex.quote(path)}",
             stdin=content.encode(),
             mutating=True,
             timeout=timeout,
         )
+
+
+# -- connection setup (shared by nodes and jump hosts) ---------------------------------
+
+
+def tcp_connect(node: str, hop: Hop, timeout: float) -> socket.socket:
+    """A TCP connection to the first hop, TCP_NODELAY set before the handshake."""
+    try:
+        sock = socket.create_connection((hop.hostname, hop.port), timeout=timeout)
+    except OSError as exc:
+        raise ConnectionFailed(node, f"cannot reach {hop}: {exc.strerror or exc}") from None
+    # Without TCP_NODELAY every exec stalls ~40 ms on a delayed ACK (lab-recipe §5).
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
+def handshake(
+    node: str,
+    where: str,
+    hop: Hop,
+    sock: socket.socket | paramiko.Channel,
+    settings: SshSettings,
+) -> paramiko.SSHClient:
+    """SSH over `sock` to `hop`: its host key checked against the pinned known_hosts
+    (under the hop's real HostName and Port), then public-key authentication: the hop's
+    key files, or the ssh-agent's keys when there are none."""
+    timeout = settings.connect_timeout
+    client = paramiko.SSHClient()
+    client.load_host_keys(str(settings.known_hosts))
+    client.set_missing_host_key_policy(paramiko.RejectPolicy())
+    keys = [str(p) for p in hop.identity_files]
+    try:
+        client.connect(
+            hop.hostname,
+            port=hop.port,
+            username=hop.user,
+            key_filename=keys or None,  # type: ignore[arg-type]  # a list is accepted
+            allow_agent=not keys,
+            look_for_keys=False,
+            timeout=timeout,
+            banner_timeout=timeout,
+            auth_timeout=timeout,
+            channel_timeout=timeout,
+            sock=sock,
+        )
+    except paramiko.BadHostKeyException as exc:
+        sock.close()
+        seen = exc.key.fingerprint
+        raise HostKeyRejected(
+            node,
+            f"host key of {where} CHANGED: it presented {exc.key.get_name()} {seen}, which is "
+            f"not the key pinned in {settings.known_hosts}; if the node was reinstalled, "
+            "verify the new key out of band and update known_hosts",
+        ) from None
+    except paramiko.AuthenticationException as exc:
+        sock.close()
+        raise AuthenticationFailed(node, f"{where} refused user {hop.user!r}: {exc}") from None
+    except paramiko.SSHException as exc:
+        sock.close()
+        if "not found in known_hosts" in str(exc):
+            scan = f"-p {hop.port} {hop.hostname}" if hop.port != 22 else hop.hostname
+            raise HostKeyRejected(
+                node,
+                f"{where} is not in {settings.known_hosts}; add its host key "
+                f"(ssh-keyscan {scan}, verified out of band)",
+            ) from None
+        raise ConnectionFailed(node, f"SSH handshake with {where} failed: {exc}") from None
+    except OSError as exc:
+        sock.close()
+        raise ConnectionFailed(node, f"cannot reach {where}: {exc}") from None
+    transport = client.get_transport()
+    assert transport is not None
+    transport.set_keepalive(15)
+    return client
+
+
+class Gateways:
+    """Connections to jump hosts, opened once and shared by every node behind them.
+
+    Keyed by the whole path (`j1`, then `j1 -> j2`): a node behind `j1,j2` and another
+    behind `j1` share the connection to j1. A connection is closed when the last node
+    using it closes; `opened` counts the jump connections ever opened."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._path_locks: dict[tuple[Hop, ...], threading.Lock] = {}
+        self._clients: dict[tuple[Hop, ...], paramiko.SSHClient] = {}
+        self._users: dict[tuple[Hop, ...], set[str]] = {}
+        self.opened = 0
+
+    def channel(
+        self, node: str, jumps: tuple[Hop, ...], target: Hop, settings: SshSettings
+    ) -> paramiko.Channel:
+        """A direct-tcpip channel from the last jump host to `target`."""
+        with self._lock:
+            for i in range(1, len(jumps) + 1):
+                self._users.setdefault(jumps[:i], set()).add(node)
+        transport = self._transport(node, jumps, settings)
+        return _forward(node, transport, jumps[-1], target, settings.connect_timeout)
+
+    def _transport(
+        self, node: str, path: tuple[Hop, ...], settings: SshSettings
+    ) -> paramiko.Transport:
+        with self._lock:
+            path_lock = self._path_locks.setdefault(path, threading.Lock())
+        with path_lock:  # one opener per path; the others wait and share it
+            client = self._clients.get(path)
+            transport = client.get_transport() if client is not None else None
+            if transport is not None and transport.is_active():
+                return transport
+            hop = path[-1]
+            chain = " -> ".join(str(h) for h in path)
+            where = f"jump host {chain}"
+            sock: socket.socket | paramiko.Channel
+            if len(path) == 1:
+                sock = tcp_connect(node, hop, settings.connect_timeout)
+            else:
+                before = self._transport(node, path[:-1], settings)
+                sock = _forward(node, before, path[-2], hop, settings.connect_timeout)
+            client = handshake(node, where, hop, sock, settings)
+            self._clients[path] = client
+            self.opened += 1
+            transport = client.get_transport()
+            assert transport is not None
+            return transport
+
+    def release(self, node: str, jumps: tuple[Hop, ...]) -> None:
+        """`node` no longer needs these jump hosts; close the connections nobody uses."""
+        closing = []
+        with self._lock:
+            for i in range(len(jumps), 0, -1):
+                users = self._users.get(jumps[:i])
+                if users is None:
+                    continue
+                users.discard(node)
+                if not users:
+                    del self._users[jumps[:i]]
+                    client = self._clients.pop(jumps[:i], None)
+                    if client is not None:
+                        closing.append(client)
+        for client in closing:
+            client.close()
+
+    def close(self) -> None:
+        with self._lock:
+            clients = list(self._clients.values())
+            self._clients.clear()
+            self._users.clear()
+        for client in reversed(clients):
+            client.close()
+
+
+# The jump connections of this process (one runbook run): every Node shares them.
+GATEWAYS = Gateways()
+
+
+def shared_gateways() -> Gateways:
+    return GATEWAYS
+
+
+def _forward(
+    node: str, transport: paramiko.Transport, jump: Hop, target: Hop, timeout: float
+) -> paramiko.Channel:
+    try:
+        return transport.open_channel(
+            "direct-tcpip", (target.hostname, target.port), ("127.0.0.1", 0), timeout=timeout
+        )
+    except (paramiko.SSHException, OSError, EOFError) as exc:
+        raise ConnectionFailed(
+            node, f"jump host {jump} cannot reach {target.hostname}:{target.port}: {exc}"
+        ) from None
+
+
+def _raw(
+    client: paramiko.SSHClient, command: str, feed: bytes | None, timeout: float
+) -> tuple[int, str, str]:
+    """A short setup command on a fresh connection (never recorded: it carries no change)."""
+    chan = client.get_transport().open_session(timeout=timeout)  # type: ignore[union-attr]
+    try:
+        chan.settimeout(timeout)
+        chan.exec_command(command)
+        if feed:
+            chan.sendall(feed)
+        chan.shutdown_write()
+        out, err = bytearray(), bytearray()
+        end = time.monotonic() + timeout
+        while not (chan.exit_status_ready() and chan.eof_received):
+            while chan.recv_ready():
+                out += chan.recv(65536)
+            while chan.recv_stderr_ready():
+                err += chan.recv_stderr(65536)
+            if time.monotonic() > end:
+                return 124, out.decode("utf-8", "replace"), "timed out"
+            if chan.closed and not chan.exit_status_ready():
+                return -1, out.decode("utf-8", "replace"), "connection closed"
+            select.select([chan.fileno()], [], [], 0.2)
+        while chan.recv_ready():
+            out += chan.recv(65536)
+        while chan.recv_stderr_ready():
+            err += chan.recv_stderr(65536)
+        return (
+            chan.recv_exit_status(),
+            out.decode("utf-8", "replace"),
+            err.decode("utf-8", "replace"),
+        )
+    except (paramiko.SSHException, OSError, EOFError) as exc:
+        return -1, "", f"connection failed: {exc}"
+    finally:
+        chan.close()
+
+
+def _first_line(text: str) -> str:
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    return lines[-1] if lines else "(no message)"
+
+
+# -- the sudo password -----------------------------------------------------------------
+
+
+class BecomePasswordMissing(RunbookError):
+    """`ssh.become_password_env` names a variable that is not set, and nobody can be asked."""
+
+
+def become_password(
+    settings: SshSettings,
+    *,
+    environ: Mapping[str, str] | None = None,
+    interactive: bool = False,
+    prompt: Callable[[str], str] = getpass.getpass,
+) -> str | None:
+    """The sudo password, or None when none is needed (passwordless sudo, or root).
+
+    Read from the environment variable `ssh.become_password_env` names; when it is not
+    set and `interactive` (stdin is a terminal), asked once with getpass (no echo).
+    Never stored anywhere but in memory, never shown."""
+    name = settings.become_password_env
+    if settings.become != "sudo" or not name:
+        return None
+    env = os.environ if environ is None else environ
+    value = env.get(name)
+    if value:
+        return value
+    if interactive:
+        entered = prompt(f"sudo password for {settings.user} (${name} is not set): ")
+        if entered:
+            return entered
+        raise BecomePasswordMissing("no sudo password entered")
+    raise BecomePasswordMissing(
+        f"ssh.become_password_env names ${name}, which is not set (or empty), and stdin is "
+        f"not a terminal to ask for it; export {name} with the sudo password, or run "
+        "from a terminal"
+    )
 
 
 class _Timeout(Exception):

@@ -9,20 +9,66 @@ Gap closed: stopping only opennebula, flow, gate and FireEdge leaves hem, guacd,
 ssh-agent and the timers running, so the doc's own check would fail (reference
 pitfall 16): every active `opennebula*` unit is stopped. The active units are
 recorded first; step 7 starts exactly those again.
+
+Speed: before anything is stopped, every node not at the target yet gets its
+repository switched and refreshed and its packages downloaded (download-only), all
+at once (at most --forks at a time), so steps 4, 5 and 9 only install and the
+control plane is down for the installs, not the downloads. A front-end that cannot
+download fails the step while nothing is stopped; a hypervisor that cannot is named
+and downloads in step 9 instead.
 """
 
+import fnmatch
 import time
 
 import pytest
 
 from oneupgrade.cluster import Cluster
-from oneupgrade.opennebula import system
+from oneupgrade.errors import NodesFailed
+from oneupgrade.opennebula import prefetch, system
 from oneupgrade.ssh import Node
 
 pytestmark = pytest.mark.step(3, "Stop the HA Cluster")
 
 
-@pytest.mark.dependency(name="03-stop", depends=["02-zone"], scope="session")
+@pytest.mark.dependency(name="03-download", depends=["02-zone"], scope="session")
+def test_packages_are_downloaded_while_opennebula_still_runs(cluster: Cluster) -> None:
+    if cluster.control_plane_done:
+        cluster.say("skipped: the control plane is upgraded (step 9 downloads what it installs)")
+        return
+    if cluster.journal.fact("stopped_for_upgrade") or cluster.journal.fact("downtime_start"):
+        cluster.say("skipped: the control plane is already stopped; steps 4, 5, 9 download")
+        return
+    patterns = cluster.hypervisor_selection
+    hypervisors = [
+        n
+        for n in cluster.hypervisors
+        if not patterns or any(fnmatch.fnmatch(n.name, p) for p in patterns)
+    ]
+    nodes = [*cluster.frontends, *hypervisors]
+    failures: dict[str, BaseException] = {}
+    try:
+        seen = cluster.observed.get("survey", {})
+        done = cluster.fan_out(
+            nodes,
+            lambda node: prefetch.download(
+                node, cluster.journal, cluster.target, seen.get(node.name)
+            ),
+        )
+    except NodesFailed as exc:
+        done, failures = {n: "downloaded" for n in exc.done}, dict(exc.failures)
+    for node in nodes:
+        if node.name in done:
+            cluster.say(f"{node}: {done[node.name]}")
+        elif node.role == "hypervisor":
+            why = str(failures[node.name]).splitlines()[0]
+            cluster.say(f"{node}: download failed ({why}); step 9 downloads instead")
+    fronts = {n: e for n, e in failures.items() if cluster.nodes[n].role == "frontend"}
+    if fronts:
+        raise NodesFailed(fronts, [n.name for n in cluster.frontends if n.name not in fronts])
+
+
+@pytest.mark.dependency(name="03-stop", depends=["03-download"], scope="session")
 def test_followers_are_stopped_first_and_the_leader_last(cluster: Cluster) -> None:
     if cluster.control_plane_done:
         cluster.say("already done: the control plane is upgraded")

@@ -3,14 +3,15 @@
 Doc: start OpenNebula, OneFlow, OneGate and FireEdge (and Apache/Nginx when
 FireEdge runs behind it); the single front-end guide's step 10 adds `systemctl
 daemon-reload` first. The units started are exactly those that were active before
-step 3, leader first, then the followers; a unit the target release no longer
-ships (opennebula-scheduler in 7.0) is left out and said so.
+step 3, leader first, then the followers (at once, at most --forks); a unit the
+target release no longer ships (opennebula-scheduler in 7.0) is left out and said so.
 """
 
 import pytest
 
 from oneupgrade.cluster import Cluster
-from oneupgrade.opennebula import system
+from oneupgrade.opennebula import releases, system
+from oneupgrade.ssh import Node
 
 pytestmark = pytest.mark.step(7, "Start OpenNebula in the Leader and Followers")
 
@@ -20,20 +21,31 @@ def test_the_leader_then_the_followers_are_started(cluster: Cluster) -> None:
     if cluster.control_plane_done:
         cluster.say("already done: the control plane is upgraded")
         return
-    for node in [cluster.leader, *cluster.followers]:
+
+    def start(node: Node) -> None:
         wanted = cluster.journal.fact(f"units_before/{node}") or []
-        active = set(system.active_units(node, "*"))
+        # a dry run stopped nothing: plan the start of everything step 3 planned to stop
+        active = set() if cluster.dry_run else set(system.active_units(node, "*"))
         missing = [u for u in wanted if u not in active]
         if not missing:
             cluster.say(f"{node}: already running {', '.join(wanted)}")
-            continue
+            return
         node.run("systemctl daemon-reload", mutating=True)
-        present = missing if cluster.dry_run else system.existing_units(node, missing)
+        if cluster.dry_run:
+            # nothing was upgraded: the target's unit list says what will exist
+            shipped = releases.series(cluster.target_release).units
+            present = [u for u in missing if not u.startswith("opennebula") or u in shipped]
+        else:
+            present = system.existing_units(node, missing)
         gone = [u for u in missing if u not in present]
         if gone:
             cluster.say(f"{node}: not shipped by {cluster.target}, not started: {', '.join(gone)}")
         # opennebula.service first: the others need oned.
         present.sort(key=lambda u: u != "opennebula.service")
         system.start_units(node, present)
+
+    start(cluster.leader)
+    # Speed: the followers all at once (at most --forks), once the leader runs.
+    cluster.fan_out(cluster.followers, start)
     if not cluster.dry_run:
         cluster.journal.remember("stopped_for_upgrade", False)

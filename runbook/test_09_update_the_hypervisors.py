@@ -16,12 +16,14 @@ enabled again, and the step waits until they are MONITORED.
 
 import fnmatch
 import time
+from dataclasses import dataclass
 
 import pytest
 
 from oneupgrade.cluster import Cluster
 from oneupgrade.errors import NodesFailed
 from oneupgrade.opennebula import cli, releases, system
+from oneupgrade.opennebula.frontend import PREFETCHED
 from oneupgrade.opennebula.hypervisors import node_package, upgrade_hypervisor
 from oneupgrade.ssh import Node
 
@@ -44,7 +46,13 @@ def _sync_drivers(cluster: Cluster) -> None:
 def test_every_hypervisor_is_upgraded_and_enabled_again(cluster: Cluster) -> None:
     journal, leader, zone_id = cluster.journal, cluster.leader, cluster.inventory.zone
     wave = [n for n in _selected(cluster) if not journal.fact(f"hypervisor_done/{n}")]
-    if journal.fact("zone_enabled_before", True) and not cli.zone(leader, zone_id).enabled:
+    if wave and not cluster.dry_run:  # each wave of a campaign, in the order it ran
+        waves = list(journal.fact("waves") or [])
+        waves.append({"run": cluster.run_id, "hypervisors": [n.name for n in wave]})
+        journal.remember("waves", waves)
+    # (a dry run disabled nothing: plan what the real run will find disabled)
+    disabled = cluster.dry_run or not cli.zone(leader, zone_id).enabled
+    if journal.fact("zone_enabled_before", True) and disabled:
         cli.set_zone(leader, "enable", zone_id)
     target = cluster.target_release
     sync_first = releases.sync_before_node_packages(target)
@@ -52,7 +60,14 @@ def test_every_hypervisor_is_upgraded_and_enabled_again(cluster: Cluster) -> Non
     if wave and sync_first:
         _sync_drivers(cluster)
     try:
-        cluster.fan_out(wave, lambda node: upgrade_hypervisor(node, cluster.target))
+        cluster.fan_out(
+            wave,
+            lambda node: upgrade_hypervisor(
+                node,
+                cluster.target,
+                fresh=journal.fact(PREFETCHED.format(node=node)) == cluster.target,
+            ),
+        )
     except NodesFailed as exc:
         failures.update(exc.failures)
     upgraded = [n for n in wave if n.name not in failures]
@@ -63,7 +78,9 @@ def test_every_hypervisor_is_upgraded_and_enabled_again(cluster: Cluster) -> Non
     to_enable = [
         pool[n.name].id
         for n in upgraded
-        if n.name in pool and str(pool[n.name].id) in before and not pool[n.name].enabled
+        if n.name in pool
+        and str(pool[n.name].id) in before
+        and (cluster.dry_run or not pool[n.name].enabled)
     ]
     cli.set_hosts(leader, "enable", to_enable)
     if not cluster.dry_run:
@@ -73,10 +90,14 @@ def test_every_hypervisor_is_upgraded_and_enabled_again(cluster: Cluster) -> Non
             journal.remember(f"hypervisor_done/{node}", True)
     if failures:
         raise NodesFailed(failures, [n.name for n in upgraded if n.name not in failures])
-    if not cluster.dry_run and all(
-        journal.fact(f"hypervisor_done/{n}") for n in cluster.hypervisors
-    ):
+    left = [n.name for n in cluster.hypervisors if not journal.fact(f"hypervisor_done/{n}")]
+    if not cluster.dry_run and not left:
         journal.complete_campaign()
+    elif left:
+        cluster.say(
+            f"campaign not complete: {len(left)} hypervisor(s) left for a later wave "
+            f"({', '.join(left)}); run again with --hypervisors naming them"
+        )
 
 
 def _wait_monitored(
@@ -84,6 +105,7 @@ def _wait_monitored(
 ) -> dict[str, BaseException]:
     wanted = {n.name for n in nodes}
     deadline = time.monotonic() + cluster.health_timeout
+    pause = 0.25  # a host leaves INIT within a monitoring cycle: poll fast, then back off
     while True:
         pool = [h for h in cli.hosts(cluster.leader) if h.name in wanted]
         waiting = [h for h in pool if str(h.id) in before and h.state != cli.HOST_MONITORED]
@@ -97,7 +119,8 @@ def _wait_monitored(
                 )
                 for h in waiting
             }
-        time.sleep(1.0)
+        time.sleep(pause)
+        pause = min(pause * 1.5, 2.0)
 
 
 @pytest.mark.dependency(depends=["09-hypervisors"], scope="session")
@@ -110,10 +133,12 @@ def test_the_hypervisor_runs_the_target_in_the_state_it_had(
         )
     if cluster.dry_run:
         return
-    plat = system.platform(hypervisor)
-    package, version = node_package(hypervisor, plat.family)
+    seen = _after_upgrade(cluster)
+    if hypervisor.name in seen.failures:
+        raise seen.failures[hypervisor.name]
+    package, version = seen.packages[hypervisor.name]
     assert system.at_target(version, cluster.target), f"{hypervisor}: {package} is {version}"
-    host = {h.name: h for h in cli.hosts(cluster.leader)}.get(hypervisor.name)
+    host = seen.hosts.get(hypervisor.name)
     assert host is not None, f"{hypervisor} is not an OpenNebula host"
     was_enabled = str(host.id) in (cluster.journal.fact("hosts_enabled_before") or {})
     if was_enabled:
@@ -122,3 +147,33 @@ def test_the_hypervisor_runs_the_target_in_the_state_it_had(
         assert not host.enabled, (
             f"host {host.id} was disabled before the upgrade, now {host.state_name}"
         )
+
+
+@dataclass
+class _AfterUpgrade:
+    packages: dict[str, tuple[str, str | None]]
+    failures: dict[str, BaseException]
+    hosts: dict[str, cli.OneHost]
+
+
+def _after_upgrade(cluster: Cluster) -> _AfterUpgrade:
+    """Every selected hypervisor's node package and the host pool, looked at once for
+    all the per-hypervisor checks below (at most --forks at a time): with hundreds of
+    hypervisors, a probe and a pool listing per check would run one after another."""
+    seen: _AfterUpgrade | None = cluster.observed.get("09-after")
+    if seen is None:
+
+        def probe(node: Node) -> tuple[str, str | None] | Exception:
+            try:
+                return node_package(node, system.platform(node).family)
+            except Exception as exc:  # this hypervisor's check fails with it, not the others
+                return exc
+
+        found = cluster.fan_out(_selected(cluster), probe)
+        packages = {n: r for n, r in found.items() if not isinstance(r, Exception)}
+        failures: dict[str, BaseException] = {
+            n: r for n, r in found.items() if isinstance(r, Exception)
+        }
+        hosts = {h.name: h for h in cli.hosts(cluster.leader)}
+        seen = cluster.observed["09-after"] = _AfterUpgrade(packages, failures, hosts)
+    return seen

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import addresses, keys, nodes, procs, sim
+from . import addresses, jump, keys, nodes, procs, sim
 from .errors import LabError
 from .inventory_file import IDENTITY, KNOWN_HOSTS, inventory, known_hosts_text, write_inventory
 
@@ -18,6 +19,8 @@ OSES = ("debian12", "ubuntu24.04", "alma9")
 HYPERVISORS = ("kvm", "lxc")
 # Node preparation is file creation, bound by the kernel: two threads help, more do not.
 PREP_WORKERS = 2
+USER_RE = re.compile(r"^[a-z_][a-z0-9_-]*$")
+GATE = "gate"  # key of the jump gate's Popen among the started processes
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,9 @@ class Options:
     vms: int | None = None  # default: one per hypervisor
     hypervisor: str = "kvm"
     force_command: bool = True
+    login_user: str | None = None  # a non-root login with sudo on every node
+    sudo_password: str | None = None  # its sudo password (None: NOPASSWD)
+    jump: bool = False  # nodes reachable only through a jump node
 
 
 def validate(opts: Options) -> None:
@@ -47,6 +53,11 @@ def validate(opts: Options) -> None:
         raise LabError("--port must be 1..65535")
     if opts.vms is not None and opts.vms < 0:
         raise LabError("--vms must be >= 0")
+    user = opts.login_user
+    if user is not None and (user in ("root", "oneadmin") or not USER_RE.match(user)):
+        raise LabError("--login-user must be a lower-case user name other than root or oneadmin")
+    if opts.sudo_password is not None and (opts.login_user is None or not opts.sudo_password):
+        raise LabError("--sudo-password needs --login-user and a non-empty password")
 
 
 def parse_latencies(text: str) -> dict[str, float]:
@@ -121,6 +132,12 @@ def build(
     try:
         spec = cluster_spec(rng, opts, release)
         peers = {n.name: n.address for n in spec.nodes}
+        if opts.jump:
+            peers[jump.NAME] = rng.host(jump.HOST)
+        login = None
+        if opts.login_user is not None:
+            hashed = nodes.password_hash(opts.sudo_password) if opts.sudo_password else None
+            login = nodes.Login(opts.login_user, hashed)
         client_private, client_public = keys.new_ed25519(f"oneupgrade-lab@{rng.base}")
         keys.write_private(lab_dir / IDENTITY, client_private)
         (lab_dir / f"{IDENTITY}.pub").write_text(client_public + "\n")
@@ -144,17 +161,34 @@ def build(
         def prepare(node: sim.NodeSpec) -> None:
             upper = nodes.prepare(
                 lab_dir, node.name, node.address, files, host_pairs[node.name], node_known,
-                opts.force_command,
+                opts.force_command, login,
             )  # fmt: skip
             sim.seed_node(upper, spec, node)
 
         with ThreadPoolExecutor(max_workers=PREP_WORKERS) as pool:
             list(pool.map(prepare, spec.nodes))
-        for node in spec.nodes:
-            started[node.name] = nodes.start(lab_dir, node.name)
-        nodes.wait_listening(lab_dir, {n.name: (n.address, opts.port) for n in spec.nodes}, started)
+        enter: list[str] | None = None
+        accepts = None
+        if opts.jump:
+            # A plain sshd node, no OpenNebula role; then the namespace only it opens to.
+            jump_address = peers[jump.NAME]
+            nodes.prepare(
+                lab_dir, jump.NAME, jump_address, files, host_pairs[jump.NAME], node_known,
+                False, login,
+            )  # fmt: skip
+            started[GATE] = jump.start_gate(lab_dir, jump_address, opts.port)
+            enter = jump.enter(lab_dir)
+            gate = started[GATE].pid
+            accepts = lambda address, port: jump.listening_in(gate, address, port)  # noqa: E731
+        listening = {n.name: (n.address, opts.port) for n in spec.nodes}
+        if opts.jump:
+            listening[jump.NAME] = (peers[jump.NAME], opts.port)
+        for name in listening:
+            started[name] = nodes.start(lab_dir, name, enter)
+        nodes.wait_listening(lab_dir, listening, started, accepts=accepts)
     except BaseException:
-        nodes.stop_all(lab_dir, list(started))
+        nodes.stop_all(lab_dir, [n for n in started if n != GATE])
+        jump.stop_gate(lab_dir)
         for proc in started.values():
             proc.wait()
         raise
@@ -174,9 +208,35 @@ def build(
         "vms": spec.vms,
         "latencies": opts.latencies or {},
         "nodes": [n.to_json() for n in spec.nodes],
+        "login_user": opts.login_user,
+        "sudo_password": bool(opts.sudo_password),
+        "jump": {"name": jump.NAME, "address": peers[jump.NAME]} if opts.jump else None,
     }
+    ssh_config = None
+    if opts.jump:
+        ssh_config = lab_dir / jump.SSH_CONFIG
+        ssh_config.write_text(
+            jump.ssh_config(
+                lab_dir,
+                peers[jump.NAME],
+                {n.name: n.address for n in spec.nodes},
+                opts.port,
+                opts.login_user or "root",
+            )
+        )
     (lab_dir / LAB_JSON).write_text(json.dumps(info, indent=1) + "\n")
-    write_inventory(lab_dir, inventory(spec, info["cluster"], target, opts.port))
+    write_inventory(
+        lab_dir,
+        inventory(
+            spec,
+            info["cluster"],
+            target,
+            opts.port,
+            login_user=opts.login_user,
+            sudo_password=bool(opts.sudo_password),
+            ssh_config=ssh_config,
+        ),
+    )
     return info, started
 
 

@@ -42,6 +42,20 @@ def parser() -> Parser:
     up.add_argument("--latency", default="", metavar="'CMD=SECONDS,...'")
     up.add_argument("--vms", type=int, metavar="K", help="default: one per hypervisor")
     up.add_argument("--hypervisor", default="kvm", choices=build.HYPERVISORS)
+    up.add_argument(
+        "--login-user", metavar="USER", help="log in as USER (sudo to root) instead of root"
+    )
+    up.add_argument(
+        "--sudo-password",
+        metavar="PASSWORD",
+        help="USER's sudo password (default: sudo without one); the inventory reads it "
+        "from $ONEUPGRADE_SUDO_PASSWORD",
+    )
+    up.add_argument(
+        "--jump",
+        action="store_true",
+        help="nodes reachable only through an extra node jump1 (DIR/ssh_config, ProxyJump)",
+    )
 
     cmd("down", "stop every process of the lab")
     status = cmd("status", "nodes, zone, hosts and VMs of the lab")
@@ -58,6 +72,9 @@ def parser() -> Parser:
     action.add_argument("--exit-code", type=int, default=1, metavar="C")
     action.add_argument("--hang", action="store_true")
     action.add_argument("--drop", action="store_true")
+    action.add_argument(
+        "--corrupt", action="store_true", help="flip one byte of what the command reads on stdin"
+    )
 
     vm = cmd("vm", "hold a VM in an LCM state for some seconds")
     vm.add_argument("--id", type=int, required=True, metavar="N")
@@ -87,6 +104,9 @@ def run(args: argparse.Namespace) -> None:
             base_address=args.base_address,
             vms=args.vms,
             hypervisor=args.hypervisor,
+            login_user=args.login_user,
+            sudo_password=args.sudo_password,
+            jump=args.jump,
         )
         nodes = lab.nodes
         first, last = next(iter(nodes.values())), list(nodes.values())[-1]
@@ -115,7 +135,9 @@ def run(args: argparse.Namespace) -> None:
             return
         if not args.node or not args.command:
             raise LabError("fault needs --node and --command (or --clear)")
-        act = "hang" if args.hang else "drop" if args.drop else "exit"
+        act = (
+            "hang" if args.hang else "drop" if args.drop else "corrupt" if args.corrupt else "exit"
+        )
         times = None if args.always else args.times
         if times is not None and times < 1:
             raise LabError("--times must be >= 1")

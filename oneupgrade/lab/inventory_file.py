@@ -15,21 +15,48 @@ KNOWN_HOSTS = "known_hosts"
 IDENTITY = "id_ed25519"
 
 
-def inventory(spec: ClusterSpec, cluster: str, target: str, port: int) -> dict[str, Any]:
+SUDO_PASSWORD_ENV = "ONEUPGRADE_SUDO_PASSWORD"  # noqa: S105 (a variable name)
+
+
+def inventory(
+    spec: ClusterSpec,
+    cluster: str,
+    target: str,
+    port: int,
+    *,
+    login_user: str | None = None,
+    sudo_password: bool = False,
+    ssh_config: Path | None = None,
+) -> dict[str, Any]:
+    """The native inventory. With `login_user`: that user and `become: sudo` (the password
+    from $ONEUPGRADE_SUDO_PASSWORD when sudo asks for one). With `ssh_config` (a lab behind
+    a jump node): each node's address is its Host alias there, which names the jump host."""
+
+    def address(node: Any) -> str:
+        return str(node.name) if ssh_config is not None else str(node.address)
+
+    ssh: dict[str, Any] = {
+        "user": login_user or "root",
+        "identity_file": IDENTITY,
+        "known_hosts": KNOWN_HOSTS,
+    }
+    if ssh_config is not None:
+        ssh["config"] = ssh_config.name  # HostName, Port and ProxyJump come from it
+    else:
+        ssh["port"] = port
+    if login_user is not None:
+        ssh["become"] = "sudo"
+        if sudo_password:
+            ssh["become_password_env"] = SUDO_PASSWORD_ENV
     return {
         "cluster": cluster,
         "zone": 0,
         "target": target,
         "vip": spec.vip,
-        "ssh": {
-            "user": "root",
-            "identity_file": IDENTITY,
-            "known_hosts": KNOWN_HOSTS,
-            "port": port,
-        },
-        "frontends": [{"name": n.name, "address": n.address} for n in spec.frontends],
+        "ssh": ssh,
+        "frontends": [{"name": n.name, "address": address(n)} for n in spec.frontends],
         "hypervisors": [
-            {"name": n.name, "address": n.address, "hypervisor": n.hypervisor or "kvm"}
+            {"name": n.name, "address": address(n), "hypervisor": n.hypervisor or "kvm"}
             for n in spec.hypervisors
         ],
     }

@@ -17,7 +17,7 @@ from typing import Any
 
 import paramiko
 
-from . import build, nodes, sim
+from . import build, jump, nodes, sim
 from .errors import LabError
 from .inventory_file import IDENTITY, INVENTORY, KNOWN_HOSTS
 
@@ -32,7 +32,7 @@ class Lab:
         self.info = info
         self._procs = dict(started)
         self._conns: dict[str, paramiko.SSHClient] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # connect() through the jump node re-enters
 
     # --- life cycle -------------------------------------------------------------------
     @classmethod
@@ -50,7 +50,13 @@ class Lab:
         vms: int | None = None,
         hypervisor: str = "kvm",
         force_command: bool = True,
+        login_user: str | None = None,
+        sudo_password: str | None = None,
+        jump: bool = False,
     ) -> Lab:
+        """Build and start a lab. `login_user`: a non-root user with sudo (NOPASSWD, or
+        `sudo_password`) on every node, and the inventory logs in as it. `jump`: the nodes
+        are reachable only through an extra node `jump1` (DIR/ssh_config, ProxyJump)."""
         opts = build.Options(
             frontends=frontends,
             hypervisors=hypervisors,
@@ -62,6 +68,9 @@ class Lab:
             vms=vms,
             hypervisor=hypervisor,
             force_command=force_command,
+            login_user=login_user,
+            sudo_password=sudo_password,
+            jump=jump,
         )
         info, started = build.build(Path(lab_dir), opts)
         return cls(Path(lab_dir), info, started)
@@ -85,7 +94,7 @@ class Lab:
     def down(self) -> int:
         """Stop every process of the lab; returns how many node namespaces were stopped."""
         self.close_connections()
-        count = down(self.dir, self.names)
+        count = down(self.dir, self.names + ([jump.NAME] if self.jump else []))
         for proc in self._procs.values():
             proc.wait()
         self._procs.clear()
@@ -128,18 +137,45 @@ class Lab:
     def upper(self, name: str) -> Path:
         return nodes.node_dir(self.dir, name) / "upper"
 
+    @property
+    def jump(self) -> dict[str, str] | None:
+        """{"name", "address"} of the jump node of a lab built with jump=True."""
+        found = self.info.get("jump")
+        return dict(found) if found else None
+
+    @property
+    def ssh_config(self) -> Path:
+        return self.dir / jump.SSH_CONFIG
+
     def address(self, name: str) -> str:
+        if self.jump and name == self.jump["name"]:
+            return self.jump["address"]
         try:
             return self.nodes[name]
         except KeyError:
             raise LabError(f"no node {name!r} in this lab") from None
 
+    def _accepts(self, address: str, port: int) -> bool:
+        if self.jump and address != self.jump["address"]:
+            gate = jump.gate_pid(self.dir)
+            return gate is not None and jump.listening_in(gate, address, port)
+        return _listening(address, port)
+
     # --- SSH ----------------------------------------------------------------------------
     def connect(self, name: str, timeout: float = 10.0) -> paramiko.SSHClient:
-        """A new SSH connection to a node as root: strict host keys, the lab's key only."""
+        """A new SSH connection to a node as root: strict host keys, the lab's key only
+        (through the jump node when the lab has one)."""
         address = self.address(name)
-        sock = socket.create_connection((address, self.port), timeout=timeout)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock: socket.socket | paramiko.Channel
+        if self.jump and name != self.jump["name"]:
+            transport = self._client(self.jump["name"]).get_transport()
+            assert transport is not None
+            sock = transport.open_channel(
+                "direct-tcpip", (address, self.port), ("127.0.0.1", 0), timeout=timeout
+            )
+        else:
+            sock = socket.create_connection((address, self.port), timeout=timeout)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         client = paramiko.SSHClient()
         client.load_host_keys(str(self.known_hosts))
         client.set_missing_host_key_policy(paramiko.RejectPolicy())
@@ -242,16 +278,18 @@ class Lab:
         if nodes.listener_pid(self.dir, name) is not None:
             raise LabError(f"node {name} is already running")
         sim.set_node_up(self.shared, name, True)
-        proc = nodes.start(self.dir, name)
+        proc = nodes.start(self.dir, name, jump.enter(self.dir) if self.jump else None)
         self._procs[name] = proc
-        nodes.wait_listening(self.dir, {name: (address, self.port)}, {name: proc})
+        nodes.wait_listening(
+            self.dir, {name: (address, self.port)}, {name: proc}, accepts=self._accepts
+        )
 
     def status(self) -> dict[str, Any]:
         """The simulation's status report plus each node's sshd liveness."""
         uppers = {name: self.upper(name) for name in self.names}
         report: dict[str, Any] = dict(sim.status(self.shared, uppers))
         report["sshd"] = {
-            name: {"pid": nodes.listener_pid(self.dir, name), "up": _listening(addr, self.port)}
+            name: {"pid": nodes.listener_pid(self.dir, name), "up": self._accepts(addr, self.port)}
             for name, addr in self.nodes.items()
         }
         return report
@@ -265,7 +303,9 @@ def down(lab_dir: Path, names: list[str] | None = None) -> int:
             names = sorted(p.name for p in (lab_dir / "nodes").iterdir())
         except FileNotFoundError:
             names = []
-    return nodes.stop_all(lab_dir, names)
+    count = nodes.stop_all(lab_dir, names)
+    jump.stop_gate(lab_dir)
+    return count
 
 
 def _listening(address: str, port: int) -> bool:

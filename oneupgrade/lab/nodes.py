@@ -13,6 +13,7 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +33,27 @@ ONEADMIN_PASSWD = f"oneadmin:x:{ONEADMIN_ID}:{ONEADMIN_ID}:OpenNebula:/var/lib/o
 # The lab directory must not lie where a node mounts something of its own.
 FORBIDDEN_ROOTS = ("/etc", "/usr", "/var", "/opt", "/root", "/run", "/proc", "/sys", "/dev")
 UNSAFE_CHARS = set(" \t\n,:=\\'\"#")
+
+
+LOGIN_ID = 1500
+SUDOERS = "etc/sudoers.d/lab-admin"
+
+
+@dataclass(frozen=True)
+class Login:
+    """A non-root login user on every node (home under /var/lib, which is overlaid) with
+    sudo rights: without a password, or with one (`password_hash`, a crypt(3) string)."""
+
+    name: str
+    password_hash: str | None = None
+
+    @property
+    def home(self) -> str:
+        return f"/var/lib/{self.name}"
+
+    def sudoers(self) -> str:
+        rule = "ALL=(ALL) ALL" if self.password_hash else "ALL=(ALL) NOPASSWD: ALL"
+        return f"# lab: {self.name} becomes root with sudo\n{self.name} {rule}\n"
 
 
 @dataclass(frozen=True)
@@ -91,11 +113,13 @@ def _write(path: Path, text: str | bytes, mode: int = 0o644) -> None:
     os.chmod(path, mode)
 
 
-def _account_file(host_path: str, extra: str, fix_root: bool = False) -> tuple[str, os.stat_result]:
+def _account_file(
+    host_path: str, extra: str, fix_root: bool = False, drop: tuple[str, ...] = ("oneadmin",)
+) -> tuple[str, os.stat_result]:
     st = os.stat(host_path)
     with open(host_path, encoding="utf-8") as fh:
         lines = fh.read().splitlines()
-    lines = [ln for ln in lines if not ln.startswith("oneadmin:")]
+    lines = [ln for ln in lines if ln.split(":", 1)[0] not in drop]
     if fix_root:  # sshd refuses a locked root ('!' password) even for public keys (UsePAM no)
         lines = ["root:*:" + ln.split(":", 2)[2] if ln.startswith("root:!") else ln for ln in lines]
     return "\n".join([*lines, extra]) + "\n", st
@@ -157,6 +181,7 @@ def prepare(
     host_key: tuple[bytes, str],
     node_known: str,
     force_command: bool = True,
+    login: Login | None = None,
 ) -> Path:
     """Create (or refresh) nodes/<name>/ with everything the node's sshd and sessions need.
     Returns the upper directory (nodes/<name>/upper)."""
@@ -178,13 +203,22 @@ def prepare(
     _write(conf_d / "lab.conf", ssh_client_config(address, files))
 
     etc = upper / "etc"
-    for fname, extra, fix in (
-        ("passwd", ONEADMIN_PASSWD, False),
-        ("group", f"oneadmin:x:{ONEADMIN_ID}:", False),
-        ("shadow", "oneadmin:*:20000:0:99999:7:::", True),
-        ("gshadow", "oneadmin:*::", False),
-    ):
-        text, st = _account_file(f"/etc/{fname}", extra, fix)
+    accounts = {
+        "passwd": ONEADMIN_PASSWD,
+        "group": f"oneadmin:x:{ONEADMIN_ID}:",
+        "shadow": "oneadmin:*:20000:0:99999:7:::",
+        "gshadow": "oneadmin:*::",
+    }
+    drop: tuple[str, ...] = ("oneadmin",)
+    if login is not None:
+        drop = ("oneadmin", login.name)
+        # '*' (no password) rather than '!': sshd with UsePAM no refuses a locked account.
+        accounts["passwd"] += f"\n{login.name}:x:{LOGIN_ID}:{LOGIN_ID}:lab:{login.home}:/bin/bash"
+        accounts["group"] += f"\n{login.name}:x:{LOGIN_ID}:"
+        accounts["shadow"] += f"\n{login.name}:{login.password_hash or '*'}:20000:0:99999:7:::"
+        accounts["gshadow"] += f"\n{login.name}:*::"
+    for fname, extra in accounts.items():
+        text, st = _account_file(f"/etc/{fname}", extra, fname == "shadow", drop)
         _write(etc / fname, text, st.st_mode & 0o7777)
         os.chown(etc / fname, st.st_uid, st.st_gid)
     with open("/etc/hosts", encoding="utf-8") as fh:
@@ -199,9 +233,37 @@ def prepare(
     _write(dot_ssh / "authorized_keys", files.client_public + "\n", 0o600)
     _write(dot_ssh / "known_hosts", node_known)
     _write(upper / "root" / ".bashrc", f"# lab node {name}: hides the host's /root/.bashrc\n")
+    if login is not None:
+        _prepare_login(upper, login, files.client_public)
     _mkdirs_like(upper, "/", "var/lib/one-lab/shared")
     (nd / "fstab").write_text(fstab(lab_dir, name))
     return upper
+
+
+def _prepare_login(upper: Path, login: Login, client_public: str) -> None:
+    home = _mkdirs_like(upper, "/", login.home.lstrip("/"), 0o750)
+    dot_ssh = home / ".ssh"
+    dot_ssh.mkdir(mode=0o700, exist_ok=True)
+    _write(dot_ssh / "authorized_keys", client_public + "\n", 0o600)
+    _write(home / ".bashrc", f"# lab login user {login.name}\n")
+    for path in (home, dot_ssh, dot_ssh / "authorized_keys", home / ".bashrc"):
+        os.chown(path, LOGIN_ID, LOGIN_ID)
+    _mkdirs_like(upper, "/", "etc/sudoers.d", 0o750)
+    _write(upper / SUDOERS, login.sudoers(), 0o440)
+
+
+def password_hash(password: str) -> str:
+    """A SHA-512 crypt(3) hash for /etc/shadow (the password goes to openssl on stdin)."""
+    done = subprocess.run(
+        ["openssl", "passwd", "-6", "-stdin"],
+        input=password + "\n",
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0 or not done.stdout.startswith("$6$"):
+        raise LabError(f"openssl passwd failed: {done.stderr.strip()}")
+    return done.stdout.strip()
 
 
 def fstab(lab_dir: Path, name: str) -> str:
@@ -235,13 +297,16 @@ def start_script(lab_dir: Path, name: str) -> str:
     )
 
 
-def start(lab_dir: Path, name: str) -> subprocess.Popen[bytes]:
-    """Start the node's sshd in a fresh mount+UTS namespace; record its pid."""
+def start(lab_dir: Path, name: str, enter: list[str] | None = None) -> subprocess.Popen[bytes]:
+    """Start the node's sshd in a fresh mount+UTS namespace; record its pid.
+
+    `enter` prefixes the command (nsenter into the network namespace of a lab behind a
+    jump node); it execs, so the pid is still the sshd listener's."""
     nd = node_dir(lab_dir, name)
     with open(nd / "sshd.log", "ab") as log:
         proc = subprocess.Popen(
-            [UNSHARE, "--mount", "--uts", "--propagation", "private", "/bin/sh", "-ec",
-             start_script(lab_dir, name)],
+            [*(enter or []), UNSHARE, "--mount", "--uts", "--propagation", "private",
+             "/bin/sh", "-ec", start_script(lab_dir, name)],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -266,13 +331,16 @@ def wait_listening(
     targets: dict[str, tuple[str, int]],
     procs_by_name: dict[str, subprocess.Popen[bytes]],
     timeout: float = 30.0,
+    accepts: Callable[[str, int], bool] | None = None,
 ) -> None:
-    """Return when every node accepts TCP; a node whose sshd exited fails at once."""
+    """Return when every node accepts TCP; a node whose sshd exited fails at once.
+    `accepts(address, port)` replaces the TCP probe (nodes in another network namespace)."""
+    probe = accepts or _accepts
     pending = dict(targets)
     deadline = time.monotonic() + timeout
     while pending:
         for name, (address, port) in list(pending.items()):
-            if _accepts(address, port):
+            if probe(address, port):
                 del pending[name]
                 continue
             proc = procs_by_name.get(name)

@@ -21,6 +21,9 @@ BACKUP_DIR = "/var/lib/one/backups/oneupgrade"
 PACKAGE_TIMEOUT = 1800.0
 ONEDB_TIMEOUT = 3600.0
 CONFIG_DIRS = ("/etc/one", "/var/lib/one/remotes/etc")
+# Journal fact (opennebula/prefetch.py): the node's repository was switched to the
+# target and refreshed, and its packages downloaded, before step 3.
+PREFETCHED = "prefetched/{node}"
 
 
 @dataclass(frozen=True)
@@ -76,8 +79,7 @@ def backup_database(node: Node, journal: Journal, purpose: str) -> Backup:
     node.run(f"onedb backup {shlex.quote(path)}", mutating=True, timeout=ONEDB_TIMEOUT)
     digest = "<sha256 of the backup>" if node.dry_run else (_sha256(node, path) or "")
     backup = Backup(node.name, path, digest)
-    if not node.dry_run:
-        journal.remember(key, backup.__dict__)
+    journal.remember(key, backup.__dict__)  # a dry run's journal is never saved
     return backup
 
 
@@ -117,7 +119,11 @@ def upgrade_frontend(node: Node, journal: Journal, target: str, vip: str | None)
         # Step 5: the repository of the target series.
         if system.switch_repository(node, plat, releases.series_of(releases.resolve(target))):
             done.append("repository switched")
-        system.refresh_repository(node, plat, PACKAGE_TIMEOUT)
+            system.refresh_repository(node, plat, PACKAGE_TIMEOUT)
+        elif journal.fact(PREFETCHED.format(node=node)) == target:
+            done.append("repository refreshed and packages downloaded before the stop")
+        else:
+            system.refresh_repository(node, plat, PACKAGE_TIMEOUT)
         # Step 6: upgrade, keeping the modified configuration files.
         packages = packages_to_upgrade(installed, plat, target)
         system.upgrade_packages(node, plat, pinned(packages, plat, target), PACKAGE_TIMEOUT)

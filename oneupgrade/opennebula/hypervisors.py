@@ -21,8 +21,12 @@ def node_package(node: Node, family: str) -> tuple[str, str | None]:
     return NODE_PACKAGES[0], None
 
 
-def upgrade_hypervisor(node: Node, target: str) -> list[str]:
-    """Switch the repository, upgrade opennebula-node-*, restart libvirt on KVM."""
+def upgrade_hypervisor(node: Node, target: str, *, fresh: bool = False) -> list[str]:
+    """Switch the repository, upgrade opennebula-node-*, restart libvirt on KVM.
+
+    `fresh`: the repository was already switched to the target and refreshed (the
+    packages downloaded before step 3): no refresh unless the switch changes it.
+    """
     plat = system.platform(node)
     package, version = node_package(node, plat.family)
     if version is None:
@@ -30,9 +34,11 @@ def upgrade_hypervisor(node: Node, target: str) -> list[str]:
     if system.at_target(version, target):
         return []
     done = []
-    if system.switch_repository(node, plat, releases.series_of(releases.resolve(target))):
+    switched = system.switch_repository(node, plat, releases.series_of(releases.resolve(target)))
+    if switched:
         done.append("repository switched")
-    system.refresh_repository(node, plat, PACKAGE_TIMEOUT)
+    if switched or not fresh:
+        system.refresh_repository(node, plat, PACKAGE_TIMEOUT)
     system.upgrade_packages(node, plat, pinned([package], plat, target), PACKAGE_TIMEOUT)
     done.append(f"upgraded {package}")
     if package == "opennebula-node-kvm":

@@ -59,14 +59,13 @@ def sync_configuration(leader: Node, follower: Node, own_server_id: int) -> None
             else leader.fetch_output(f"tar -C {shlex.quote(parent)} -cf - {shlex.quote(name)}")
         )
         follower.push(f"tar -C {shlex.quote(parent)} -xpf -", stream)
-    if not follower.dry_run:
+    if follower.dry_run:
+        # the synchronised file is the leader's: its SERVER_ID is written back
+        follower.write_file(config.ONED_CONF, f"<leader's oned.conf, SERVER_ID = {own_server_id}>")
+    else:
         text = follower.read_file(config.ONED_CONF)
         if config.server_id(text) != own_server_id:
             follower.write_file(config.ONED_CONF, config.with_server_id(text, own_server_id))
-    else:
-        follower.run(
-            f"# put SERVER_ID = {own_server_id} back into {config.ONED_CONF}", mutating=True
-        )
     follower.run(
         "chown -R oneadmin:oneadmin " + " ".join(f"{p}/{n}" for p, n in SYNCED), mutating=True
     )

@@ -6,7 +6,7 @@ import re
 import shlex
 from dataclasses import dataclass
 
-from oneupgrade.errors import PreconditionFailed
+from oneupgrade.errors import CommandFailed, PreconditionFailed
 from oneupgrade.opennebula import releases
 from oneupgrade.ssh import Node
 
@@ -68,9 +68,18 @@ def installed_packages(node: Node, family: str) -> dict[str, str]:
     return dict(line.split()[:2] for line in out.splitlines() if len(line.split()) >= 2)
 
 
+def _repository_text(node: Node, plat: Platform) -> str:
+    try:
+        return node.read_file(plat.repo_file)
+    except CommandFailed:
+        raise PreconditionFailed(
+            f"{node}: no OpenNebula repository file {plat.repo_file}; configure the "
+            "repository as the OpenNebula installation guide describes"
+        ) from None
+
+
 def repository_series(node: Node, plat: Platform) -> str | None:
-    result = node.run(f"cat {plat.repo_file}", check=False)
-    match = _REPO_SERIES.search(result.stdout) if result.ok else None
+    match = _REPO_SERIES.search(_repository_text(node, plat))
     return match.group(2) if match else None
 
 
@@ -79,14 +88,9 @@ def switch_repository(node: Node, plat: Platform, target_series: str) -> bool:
 
     Returns False when it already does (nothing changed).
     """
-    result = node.run(f"cat {plat.repo_file}", check=False)
-    if not result.ok:
-        raise PreconditionFailed(
-            f"{node}: no OpenNebula repository file {plat.repo_file}; configure the "
-            "repository as the OpenNebula installation guide describes"
-        )
-    new = _REPO_SERIES.sub(rf"\g<1>{target_series}\g<3>", result.stdout)
-    if new == result.stdout:
+    text = _repository_text(node, plat)
+    new = _REPO_SERIES.sub(rf"\g<1>{target_series}\g<3>", text)
+    if new == text:
         return False
     node.write_file(plat.repo_file, new)
     return True

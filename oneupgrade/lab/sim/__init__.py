@@ -4,19 +4,53 @@ The lab copies this package into every node at /usr/lib/one-lab/sim/ and runs it
 with the node's system interpreter. See ../LAYOUT.md for the seam.
 """
 
-from .catalogue import next_series, resolve_release
-from .faults import (
-    add_fault,
-    clear_faults,
-    force_election,
-    hold_vm,
-    set_latencies,
-    set_node_up,
-)
-from .main import main
-from .report import status
-from .seed import seed_cluster, seed_node
-from .spec import ClusterSpec, NodeSpec
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .catalogue import next_series, resolve_release
+    from .faults import (
+        add_fault,
+        clear_faults,
+        force_election,
+        hold_vm,
+        set_latencies,
+        set_node_up,
+    )
+    from .main import main
+    from .report import status
+    from .seed import seed_cluster, seed_node
+    from .spec import ClusterSpec, NodeSpec
+
+# Imported on first use: every simulated command on a node imports this package,
+# and the host-side API (seed, report, their imports) would add ~30 ms to each.
+_LAZY = {
+    "next_series": "catalogue",
+    "resolve_release": "catalogue",
+    "add_fault": "faults",
+    "clear_faults": "faults",
+    "force_election": "faults",
+    "hold_vm": "faults",
+    "set_latencies": "faults",
+    "set_node_up": "faults",
+    "main": "main",
+    "status": "report",
+    "seed_cluster": "seed",
+    "seed_node": "seed",
+    "ClusterSpec": "spec",
+    "NodeSpec": "spec",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "ClusterSpec",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import fnmatch
 import os
 import signal
 import sys
@@ -18,7 +19,7 @@ SIM_TOOLS = {
     "apt-get", "apt-cache", "dpkg-query", "dpkg", "yum", "dnf", "rpm",
 }  # fmt: skip
 PSEUDO = ("download", "install")
-ACTIONS = ("exit", "hang", "drop")
+ACTIONS = ("exit", "hang", "drop", "corrupt")
 
 
 # --------------------------------------------------------------------- the API
@@ -59,9 +60,16 @@ def set_latencies(shared: Path, latencies: dict[str, float]) -> None:
 
 
 def _mark_rules(shared: Path, st: dict[str, Any]) -> None:
-    """`rules-active` exists while any fault or latency is set: the session's fast path."""
+    """`rules-active` exists while a fault or latency of a non-simulated command is set.
+
+    The session (sshd's ForceCommand) starts Python only then; the simulated tools
+    apply their own rules, so a lab with tool latencies only (the bench) costs no
+    Python start per SSH command.
+    """
     marker = shared / "rules-active"
-    if any(st.get("faults", {}).values()) or st.get("latencies"):
+    patterns = [r["pattern"] for rules in st.get("faults", {}).values() for r in rules]
+    patterns += list(st.get("latencies", {}))
+    if any(not is_tool_rule(p) for p in patterns):
         marker.touch()
         os.chmod(marker, 0o666)  # noqa: S103
     else:
@@ -95,8 +103,11 @@ def force_election(shared: Path, leader: str | None = None) -> None:
 
 
 def _word_match(token: str, word: str) -> bool:
+    """A word matches a token (or its file name); a word with * ? [ is a shell pattern."""
     token = token.strip("'\"")
-    return token == word or token.rsplit("/", 1)[-1] == word
+    if token == word or token.rsplit("/", 1)[-1] == word:
+        return True
+    return any(c in word for c in "*?[") and fnmatch.fnmatchcase(token, word)
 
 
 def matches(pattern: str, tokens: list[str]) -> bool:

@@ -37,11 +37,23 @@ def run(tool: str, argv: list[str]) -> int:
     return rc
 
 
+DOWNLOAD_ONLY = {"-d", "--download-only", "--downloadonly"}
+PACKAGE_VERBS = {"install", "upgrade", "update"}
+
+
+def command_words(tool: str, argv: list[str]) -> list[str]:
+    """The words faults and latencies match: a download-only package command is a
+    "download", so a fault on "apt-get install" hits the install, not the download."""
+    if tool in ("apt-get", "yum", "dnf") and DOWNLOAD_ONLY & set(argv):
+        argv = ["download" if word in PACKAGE_VERBS else word for word in argv]
+    return [tool, *argv]
+
+
 def main(tool: str, argv: list[str]) -> int:
     if tool not in MODULES:
         sys.stderr.write(f"{tool}: not simulated\n")
         return 127
-    tokens = [tool, *argv]
+    tokens = command_words(tool, argv)
     node = str(paths.node().get("name", ""))
     rule = faults.take_fault(node, tokens, tool=True)
     if rule is not None and rule["action"] == "exit":

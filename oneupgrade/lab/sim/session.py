@@ -31,6 +31,12 @@ def main() -> int:
     delay = faults.latency(tokens, tool=None)
     if delay > 0:
         time.sleep(delay)
+    if rule is not None and rule["action"] == "corrupt":
+        # what travels in on stdin arrives with one byte changed (a transfer gone bad)
+        data = bytearray(sys.stdin.buffer.read())
+        if data:
+            data[len(data) // 2] ^= 0x01
+        return subprocess.run(["/bin/bash", "-c", cmd], input=bytes(data), check=False).returncode
     if rule is not None and rule["action"] == "drop":
         rc = subprocess.call(["/bin/bash", "-c", cmd])
         faults.drop_connection()

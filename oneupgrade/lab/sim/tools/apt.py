@@ -148,8 +148,12 @@ def _install(cmd: str, names: list[str], flags: set[str], dpkg_opts: list[str]) 
         return 0
     download = packages.to_download(changes)
     size = 4.2 * len(download)
-    if download:
+    total = 4.2 * len(changes)
+    # As apt says it: what is in /var/cache/apt/archives already is not fetched again.
+    if len(download) == len(changes):
         out(f"Need to get {size:.1f} MB of archives.")
+    else:
+        out(f"Need to get {f'{size:.1f} MB' if download else '0 B'}/{total:.1f} MB of archives.")
     out("After this operation, 1,024 kB of additional disk space will be used.")
     base = urls[0] if urls else "https://downloads.opennebula.io/repo"
     if download:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sys
 from typing import Any
-from xml.sax.saxutils import escape
 
 from .. import paths, raft
 
@@ -45,6 +44,11 @@ def require_oned(st: dict[str, Any]) -> str:
 
 def dump_json(obj: Any) -> str:
     return json.dumps(obj, indent=2)
+
+
+def escape(text: str) -> str:
+    """XML character data (what xml.sax.saxutils.escape does, without importing urllib)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def to_xml(tag: str, obj: Any, indent: int = 0) -> list[str]:

@@ -105,18 +105,23 @@ def _transaction(tool: str, cmd: str, names: list[str], flags: set[str]) -> int:
         out("Complete!")
         return 0
     _table(changes)
-    out(f"Total download size: {4.2 * len(changes):.1f} M")
+    download = packages.to_download(changes)
+    if len(download) < len(changes):
+        out(f"Total size: {4.2 * len(changes):.1f} M")
+    out(f"Total download size: {f'{4.2 * len(download):.1f} M' if download else '0'}")
     if "-y" not in flags and "--assumeyes" not in flags:
         out("Is this ok [y/N]: ", end="")
         out("Operation aborted.")
         return 1
-    download = packages.to_download(changes)
     out("Downloading Packages:")
     if download:
         packages.sleep_pseudo(tool, "download")
     for i, c in enumerate(changes, 1):
         rpm = f"{c.name}-{rv(c.new)}.x86_64.rpm"
-        out(f"({i}/{len(changes)}): {rpm}  4.2 MB/s | 4.2 MB  00:01")
+        if c in download:
+            out(f"({i}/{len(changes)}): {rpm}  4.2 MB/s | 4.2 MB  00:01")
+        else:
+            out(f"[SKIPPED] {rpm}: Already downloaded")
     if "--downloadonly" in flags:
         packages.commit(changes, download_only=True, half_configured=[], configured=[])
         out("Complete!")

@@ -1,0 +1,1 @@
+"""Benchmarks of the runbook against labs (`make bench`)."""

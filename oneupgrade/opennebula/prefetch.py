@@ -1,0 +1,71 @@
+"""Packages downloaded on every node while OpenNebula still runs (before step 3).
+
+Not a step of the doc: the doc's steps 4, 5 and 9 switch the repository, refresh
+it and upgrade, so the control plane stays down while every front-end downloads
+its packages. Here each node that is not at the target yet gets the same
+repository switch and refresh, then the download-only form of exactly the package
+command the later step runs (`apt-get install --only-upgrade --download-only` /
+`dnf upgrade --downloadonly`), so that the later step only installs from the
+package cache. Nothing is installed or stopped.
+
+The later steps stay correct without it (skipped, failed half way, cache cleaned
+since): they switch and refresh again unless this run already did both on the
+node, and the package manager downloads whatever is not in its cache.
+"""
+
+from __future__ import annotations
+
+from oneupgrade.journal import Journal
+from oneupgrade.opennebula import releases, system
+from oneupgrade.opennebula.frontend import (
+    PACKAGE_TIMEOUT,
+    PREFETCHED,
+    packages_to_upgrade,
+    pinned,
+)
+from oneupgrade.opennebula.hypervisors import NODE_PACKAGES, raise_missing
+from oneupgrade.opennebula.survey import NodeSurvey
+from oneupgrade.ssh import Node
+
+
+def fact(node: Node) -> str:
+    """Journal key: the target whose packages are in the node's cache, repository fresh."""
+    return PREFETCHED.format(node=node)
+
+
+def packages_for(
+    node: Node, plat: system.Platform, installed: dict[str, str], target: str
+) -> list[str]:
+    """The packages step 4/5 (front-end) or step 9 (hypervisor) will upgrade on `node`."""
+    if node.role == "frontend":
+        if system.at_target(installed.get("opennebula"), target):
+            return []
+        return packages_to_upgrade(installed, plat, target)
+    package = next((p for p in NODE_PACKAGES if p in installed), None)
+    if package is None:
+        raise_missing(node)
+        return []
+    return [] if system.at_target(installed[package], target) else [package]
+
+
+def download(node: Node, journal: Journal, target: str, seen: NodeSurvey | None = None) -> str:
+    """Switch and refresh the repository and download the packages; what was done.
+
+    `seen`: what preflight observed on the node in this run (no need to look again).
+    """
+    if journal.fact(fact(node)) == target:
+        return "already downloaded"
+    if seen is not None:
+        plat, installed = seen.platform, seen.packages
+    else:
+        plat = system.platform(node)
+        installed = system.installed_packages(node, plat.family)
+    packages = packages_for(node, plat, installed, target)
+    if not packages:
+        return "already at the target"
+    system.switch_repository(node, plat, releases.series_of(releases.resolve(target)))
+    system.refresh_repository(node, plat, PACKAGE_TIMEOUT)
+    command = system.upgrade_command(plat, pinned(packages, plat, target), download_only=True)
+    node.run(command, mutating=True, timeout=PACKAGE_TIMEOUT)
+    journal.remember(fact(node), target)  # a dry run's journal is never saved
+    return f"downloaded {' '.join(packages)}"

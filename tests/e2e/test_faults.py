@@ -1,0 +1,272 @@
+"""Faults during the upgrade: stop before harm or complete, say what happened, lose nothing."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from oneupgrade.lab import Lab
+from tests.e2e.conftest import LabFactory
+from tests.e2e.runner import (
+    ROOT,
+    assert_healthy_at,
+    hosts,
+    package_version,
+    run_runbook,
+    server_ids,
+    sh,
+    zone,
+)
+
+
+def _before(lab: Lab) -> tuple[dict[str, str], set[str]]:
+    return server_ids(lab), {h["NAME"] for h in hosts(lab) if h["STATE"] not in ("4", "8")}
+
+
+def _inventory(lab: Lab, name: str, **ssh: Any) -> Path:
+    data = yaml.safe_load(lab.inventory_path.read_text())
+    data["ssh"].update(ssh)
+    path = lab.dir / name
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def _journal(report_dir: Path) -> dict[str, Any]:
+    for path in report_dir.glob("*/journal.json"):
+        try:
+            data: dict[str, Any] = json.loads(path.read_text())
+            return data
+        except ValueError:
+            return {}
+    return {}
+
+
+def _wait_for_step(report_dir: Path, module: str, outcome: str, limit: float = 120) -> None:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        steps = (_journal(report_dir).get("campaign") or {}).get("steps", {})
+        if any(module in sid and e["outcome"] == outcome for sid, e in steps.items()):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"the run never had {module} {outcome}")
+
+
+def _start_runbook(lab: Lab, report_dir: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "runbook/",
+            "--inventory",
+            str(lab.inventory_path),
+            "--report-dir",
+            str(report_dir),
+            "-q",
+            "--health-timeout",
+            "60",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def test_changed_and_unknown_host_keys_are_refused_before_any_command(
+    make_lab: LabFactory, report_dir: Path
+) -> None:
+    lab = make_lab(frontends=1, hypervisors=1)
+    original = lab.known_hosts.read_text()
+    lines = original.splitlines()
+    fe1 = next(i for i, line in enumerate(lines) if line.startswith(f"[{lab.address('fe1')}]"))
+    hv1 = next(i for i, line in enumerate(lines) if line.startswith(f"[{lab.address('hv1')}]"))
+    # fe1 "reinstalled": the pinned key is another node's
+    changed = list(lines)
+    changed[fe1] = lines[fe1].split()[0] + " " + " ".join(lines[hv1].split()[1:])
+    lab.known_hosts.write_text("\n".join(changed) + "\n")
+    run = run_runbook(lab, report_dir)
+    assert run.returncode == 1
+    assert "fe1" in run.output
+    assert "CHANGED" in run.output
+    assert "SHA256:" in run.output
+    assert run.commands() == []
+    # hv1 unknown
+    lab.known_hosts.write_text("\n".join(x for i, x in enumerate(lines) if i != hv1) + "\n")
+    run = run_runbook(lab, report_dir)
+    assert run.returncode == 1
+    assert "hv1" in run.output
+    assert "known_hosts" in run.output
+    assert run.commands() == []
+
+
+def test_a_connection_dropped_during_a_read_only_probe_is_retried(
+    make_lab: LabFactory, report_dir: Path
+) -> None:
+    lab = make_lab(frontends=1, hypervisors=1)
+    lab.fault("fe1", "onevm list", times=1, action="drop")
+    run = run_runbook(lab, report_dir)
+    assert run.returncode == 0, run.output
+    lost = [r for r in run.audit if r.get("kind") == "command" and r.get("error")]
+    assert [r["command"] for r in lost] == ["onevm list -j"]
+    assert "retried" in lost[0]["error"]
+
+
+def test_a_connection_dropped_during_a_change_fails_the_step_without_rerunning_it(
+    make_lab: LabFactory, report_dir: Path
+) -> None:
+    lab = make_lab(frontends=1, hypervisors=1)
+    ids, enabled = _before(lab)
+    lab.fault("fe1", "onezone disable", times=1, action="drop")
+    first = run_runbook(lab, report_dir)
+    assert first.returncode == 1
+    assert "connection lost" in first.output
+    assert "NOT re-run" in first.output
+    disables = [r for r in first.audit if "onezone disable" in str(r.get("command", ""))]
+    assert len(disables) == 1
+    assert zone(lab)["STATE"] == "1", "the command did take effect before the drop"
+    resumed = run_runbook(lab, report_dir, "--lf")
+    assert resumed.returncode == 0, resumed.output
+    assert not [r for r in resumed.commands() if "onezone disable" in r["command"]]
+    assert_healthy_at(lab, "7.0", ids, enabled)
+
+
+def test_a_hung_command_is_killed_at_its_deadline_on_the_node_too(
+    make_lab: LabFactory, report_dir: Path
+) -> None:
+    lab = make_lab(frontends=1, hypervisors=1)
+    inventory = _inventory(lab, "short.yml", command_timeout=3)
+    lab.fault("fe1", "onehost disable", times=1, action="hang")
+    run = run_runbook(lab, report_dir, inventory=inventory)
+    assert run.returncode == 1
+    assert "onehost disable" in run.output
+    assert "deadline of 3 s" in run.output
+    time.sleep(6)  # timeout's -k grace on the node
+    _, out, _ = lab.run("fe1", "ps -eo args")
+    assert "onehost disable" not in out
+
+
+def test_a_failed_leader_backup_stops_before_any_follower_is_touched(
+    make_lab: LabFactory, report_dir: Path
+) -> None:
+    lab = make_lab(frontends=3, hypervisors=1)
+    lab.fault("fe1", "onedb backup", times=1, action="exit", exit_code=255)
+    run = run_runbook(lab, report_dir)
+    assert run.returncode == 1
+    assert "step 4" in run.output
+    upgrades = [
+        r
+        for r in run.commands(mutating=True)
+        if r["node"] != "fe1"
+        and (
+            "onedb" in r["command"]
+            or ("--download-only" not in r["command"] and "apt-get install" in r["command"])
+        )
+    ]
+    assert upgrades == []
+    for follower in ("fe2", "fe3"):
+        assert package_version(lab, follower, "opennebula").startswith("6.10.")
+
+
+def test_a_copy_corrupted_in_transfer_is_never_restored(
+    make_lab: LabFactory, report_dir: Path
+) -> None:
+    lab = make_lab(frontends=3, hypervisors=1)
+    ids, enabled = _before(lab)
+    lab.fault("fe2", "*replication-*", times=1, action="corrupt")
+    first = run_runbook(lab, report_dir)
+    assert first.returncode == 1
+    assert "sha256" in first.output
+    assert "fe2" in first.output
+    restores = [r["node"] for r in first.commands() if "onedb restore" in r["command"]]
+    assert "fe2" not in restores
+    resumed = run_runbook(lab, report_dir, "--lf")
+    assert resumed.returncode == 0, resumed.output
+    assert_healthy_at(lab, "7.0", ids, enabled)
+
+
+def test_an_install_failing_on_one_follower_leaves_the_other_upgraded(
+    make_lab: LabFactory, report_dir: Path
+) -> None:
+    lab = make_lab(frontends=3, hypervisors=1)
+    lab.fault("fe3", "apt-get install", times=1, action="exit", exit_code=100)
+    run = run_runbook(lab, report_dir)
+    assert run.returncode == 1
+    assert "failed on 1 node(s): fe3" in run.output
+    assert package_version(lab, "fe2", "opennebula").startswith("7.0.")
+    assert package_version(lab, "fe3", "opennebula").startswith("6.10.")
+
+
+def test_leadership_moving_during_step_8_is_judged_correctly(
+    make_lab: LabFactory, report_dir: Path
+) -> None:
+    lab = make_lab(frontends=3, hypervisors=1, latencies={"onezone show": 0.5})
+    ids, enabled = _before(lab)
+    proc = _start_runbook(lab, report_dir)
+    try:
+        _wait_for_step(report_dir, "test_08", "running")
+        lab.elect("fe2")
+        assert proc.wait(timeout=300) == 0
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    leaders = [s["NAME"] for s in zone(lab)["SERVER_POOL"]["SERVER"] if s["STATE"] == "3"]
+    assert leaders == ["fe2"]
+    assert_healthy_at(lab, "7.0", ids, enabled)
+
+
+def test_a_hypervisor_down_in_step_9_fails_naming_it_and_lf_finishes(
+    make_lab: LabFactory, report_dir: Path
+) -> None:
+    lab = make_lab(frontends=1, hypervisors=3, latencies={"onezone show": 0.3})
+    ids, enabled = _before(lab)
+    proc = _start_runbook(lab, report_dir)
+    try:
+        _wait_for_step(report_dir, "test_08", "running")
+        lab.stop_node("hv2")
+        assert proc.wait(timeout=300) == 1
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    steps = _journal(report_dir)["campaign"]["steps"]
+    failed = [sid for sid, e in steps.items() if e["outcome"] == "failed"]
+    assert any("test_09" in sid for sid in failed), failed
+    assert package_version(lab, "hv1", "opennebula-node-kvm").startswith("7.0.")
+    assert package_version(lab, "hv3", "opennebula-node-kvm").startswith("7.0.")
+    lab.start_node("hv2")
+    resumed = run_runbook(lab, report_dir, "--lf")
+    assert resumed.returncode == 0, resumed.output
+    touched = {r["node"] for r in resumed.commands(mutating=True) if r["node"].startswith("hv")}
+    assert touched == {"hv2"}
+    assert_healthy_at(lab, "7.0", ids, enabled)
+
+
+def test_ctrl_c_writes_report_and_journal_and_lf_continues(
+    make_lab: LabFactory, report_dir: Path
+) -> None:
+    lab = make_lab(frontends=3, hypervisors=1, latencies={"onedb upgrade": 3.0})
+    ids, enabled = _before(lab)
+    proc = _start_runbook(lab, report_dir)
+    try:
+        _wait_for_step(report_dir, "test_05", "running")
+        time.sleep(0.5)
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    steps = _journal(report_dir)["campaign"]["steps"]
+    interrupted = [sid for sid, e in steps.items() if e["outcome"] == "interrupted"]
+    assert any("test_05" in sid for sid in interrupted), steps
+    assert list(report_dir.glob("*/*.html")), "no report was written"
+    time.sleep(4)  # the followers' interrupted upgrade finishes on the nodes
+    resumed = run_runbook(lab, report_dir, "--lf")
+    assert resumed.returncode == 0, resumed.output
+    assert_healthy_at(lab, "7.0", ids, enabled)
+    assert sh(lab, "fe1", "echo ok").strip() == "ok"

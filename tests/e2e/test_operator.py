@@ -1,0 +1,275 @@
+"""The operator's world (issue #8): a one-deploy inventory, an ssh config with ProxyJump, a
+non-root login with sudo and a password, live progress, and hypervisors upgraded in waves.
+Each test runs the real runbook in a subprocess against a small lab of real sshd nodes."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from oneupgrade.errors import AuthenticationFailed, ConnectionFailed
+from oneupgrade.inventory import load_inventory
+from oneupgrade.lab import Lab
+from oneupgrade.lab.inventory_file import SUDO_PASSWORD_ENV
+from oneupgrade.ssh import Gateways, Node
+from tests.e2e.conftest import LabFactory
+from tests.e2e.runner import (
+    assert_healthy_at,
+    hosts,
+    package_version,
+    run_runbook,
+    server_ids,
+    sh,
+)
+
+PASSWORD = "Corr3ct-H0rse-battery"  # the lab admin's sudo password
+
+
+def _enabled(lab: Lab) -> set[str]:
+    return {h["NAME"] for h in hosts(lab) if h["STATE"] not in ("4", "8")}
+
+
+def _journal(report_dir: Path, cluster: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((report_dir / cluster / "journal.json").read_text())
+    return data
+
+
+def test_a_one_deploy_inventory_upgrades_a_lab(
+    make_lab: LabFactory, report_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lab = make_lab(frontends=2, hypervisors=1, version="6.10")
+    ids, enabled = server_ids(lab), _enabled(lab)
+    specs = {s.name: s for s in lab.specs}
+    one_deploy = {
+        "all": {
+            "vars": {
+                "ansible_user": "root",
+                "ansible_port": lab.port,
+                "ansible_ssh_private_key_file": str(lab.identity),
+                "one_version": "7.0",
+                "one_vip": lab.info["vip"],
+                "one_pass": "opennebulapass",
+                "features": {"prometheus": False},
+            }
+        },
+        "frontend": {
+            "hosts": {n: {"ansible_host": s.address} for n, s in specs.items() if s.frontend}
+        },
+        "node": {
+            "hosts": {n: {"ansible_host": s.address} for n, s in specs.items() if not s.frontend}
+        },
+        "grafana": {"hosts": {"fe1": {"ansible_host": specs["fe1"].address}}},
+    }
+    path = tmp_path / "prod-one-deploy.yml"
+    path.write_text(yaml.safe_dump(one_deploy, sort_keys=False))
+    # A one-deploy inventory names no known_hosts: the variable does (HOME is a temp dir).
+    monkeypatch.setenv("ONEUPGRADE_KNOWN_HOSTS", str(lab.known_hosts))
+
+    run = run_runbook(lab, report_dir, inventory=path)
+    assert run.returncode == 0, run.output
+    assert "cluster prod-one-deploy," in run.stdout  # the file's stem names the cluster
+    assert_healthy_at(lab, "7.0", ids, enabled)
+    assert _journal(report_dir, "prod-one-deploy")["campaign"]["completed"]
+
+
+def test_front_ends_behind_a_jump_host_are_upgraded_through_proxyjump(
+    make_lab: LabFactory, report_dir: Path
+) -> None:
+    lab = make_lab(frontends=2, hypervisors=1, jump=True, login_user="admin")
+    assert lab.jump is not None
+    # Really closed: from this machine nothing answers on a node's address...
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection((lab.address("fe1"), lab.port), timeout=2).close()
+    # ... while the jump node does.
+    socket.create_connection((lab.jump["address"], lab.port), timeout=2).close()
+    inventory = load_inventory(lab.inventory_path)
+    assert inventory.ssh.config == lab.ssh_config
+    assert inventory.frontends[0].address == "fe1"  # a Host alias of the ssh config
+    # Without the ssh config, even at its real address, fe1 refuses the connection.
+    fe1 = dataclasses.replace(inventory.frontends[0], address=lab.address("fe1"))
+    direct = Node(fe1, dataclasses.replace(inventory.ssh, config=None))
+    with pytest.raises(ConnectionFailed, match=r"(?i)connection refused"):
+        direct.connect(attempts=1)
+
+    # Through the jump host: one connection to it, shared by every node behind it.
+    gateways = Gateways()
+    nodes = [Node(h, inventory.ssh, gateways=gateways) for h in inventory.nodes]
+    try:
+        threads = [threading.Thread(target=n.connect) for n in nodes]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert gateways.opened == 1
+        assert [n.run("hostname").stdout.strip() for n in nodes] == ["fe1", "fe2", "hv1"]
+        assert nodes[0].run("id -un").stdout.strip() == "root"  # admin, then sudo
+    finally:
+        for n in nodes:
+            n.close()
+
+    ids, enabled = server_ids(lab), _enabled(lab)
+    log = lab.dir / "nodes" / "jump1" / "sshd.log"
+    before = log.read_text().count("Accepted publickey for admin")
+    run = run_runbook(lab, report_dir)
+    assert run.returncode == 0, run.output
+    assert_healthy_at(lab, "7.0", ids, enabled)
+    # The runbook logged in to the jump host once for the three nodes behind it.
+    assert log.read_text().count("Accepted publickey for admin") - before == 1
+
+
+class CmdlineWatch:
+    """Samples every process's command line on this machine (the lab's nodes share its
+    /proc) while the runbook runs: the password must never be on one."""
+
+    def __init__(self, secret: str) -> None:
+        self.secret = secret.encode()
+        self.hits: list[str] = []
+        self.sudo_seen = 0
+        self.samples = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def __enter__(self) -> CmdlineWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self.samples += 1
+            for pid in os.listdir("/proc"):
+                if not pid.isdigit():
+                    continue
+                try:
+                    with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                        cmdline = fh.read()
+                except OSError:
+                    continue
+                if self.secret in cmdline:
+                    self.hits.append(cmdline.replace(b"\0", b" ").decode(errors="replace"))
+                if cmdline.startswith(b"sudo\0-k\0-S\0"):
+                    self.sudo_seen += 1
+            time.sleep(0.005)
+
+
+def test_a_sudo_login_with_a_password_upgrades_and_the_password_appears_nowhere(
+    make_lab: LabFactory, report_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lab = make_lab(
+        frontends=2,
+        hypervisors=1,
+        login_user="admin",
+        sudo_password=PASSWORD,
+        latencies={"apt-get install": 0.5},  # commands under sudo that last: the watch sees them
+    )
+    inventory = load_inventory(lab.inventory_path)
+    assert (inventory.ssh.user, inventory.ssh.become) == ("admin", "sudo")
+    assert inventory.ssh.become_password_env == SUDO_PASSWORD_ENV
+
+    # Without the password: a usage error before anything runs.
+    monkeypatch.delenv(SUDO_PASSWORD_ENV, raising=False)
+    refused = run_runbook(lab, report_dir)
+    assert refused.returncode == 4, refused.output
+    assert f"${SUDO_PASSWORD_ENV}, which is not set" in refused.output
+    assert refused.audit == []
+
+    # The SSH layer itself: the password first on stdin, then a command's own data intact;
+    # oneadmin's commands through sudo and runuser; a wrong password refused at connect.
+    fe1 = inventory.frontends[0]
+    node = Node(fe1, inventory.ssh, become_password=PASSWORD)
+    try:
+        data = "line one\n\nno newline at the end: \x01 ü"
+        node.write_file("/tmp/pushed", data)
+        assert sh(lab, "fe1", "cat /tmp/pushed") == data
+        assert sh(lab, "fe1", "stat -c %U /tmp/pushed").strip() == "root"
+        assert node.run("cat", stdin=b"a\nb\n").stdout == "a\nb\n"
+        assert node.run("id -un", user="oneadmin").stdout.strip() == "oneadmin"
+        assert node.run("id -un").stdout.strip() == "root"
+    finally:
+        node.close()
+    wrong = Node(fe1, inventory.ssh, become_password="not-the-password")
+    with pytest.raises(AuthenticationFailed, match="sudo refused the password"):
+        wrong.connect(attempts=1)
+
+    monkeypatch.setenv(SUDO_PASSWORD_ENV, PASSWORD)
+    ids, enabled = server_ids(lab), _enabled(lab)
+    with CmdlineWatch(PASSWORD) as watch:
+        run = run_runbook(lab, report_dir)
+    assert run.returncode == 0, run.output
+    assert_healthy_at(lab, "7.0", ids, enabled)
+
+    assert watch.hits == [], watch.hits
+    assert watch.sudo_seen > 0, f"the watch never saw a sudo ({watch.samples} samples)"
+    assert PASSWORD not in run.stdout
+    assert PASSWORD not in run.stderr
+    written = [p for p in (report_dir / lab.info["cluster"]).iterdir() if p.is_file()]
+    assert {p.suffix for p in written} >= {".html", ".jsonl", ".json"}
+    for path in written:
+        assert PASSWORD.encode() not in path.read_bytes(), path
+    assert PASSWORD not in lab.inventory_path.read_text()
+    assert PASSWORD not in (lab.dir / "lab.json").read_text()
+
+
+def test_live_progress_lines_follow_pytest_verbosity(
+    make_lab: LabFactory, report_dir: Path
+) -> None:
+    lab = make_lab(frontends=1, hypervisors=2)
+    run = run_runbook(lab, report_dir, "--dry-run")
+    assert run.returncode == 0, run.output
+    lines = run.stdout.splitlines()
+    # -v: each node's start and finish, with counts, each a line of its own
+    assert any(line.startswith("  step 0: ") and "started (" in line for line in lines)
+    assert any(line.startswith("  step 0: ") and line.endswith(" done (3/3)") for line in lines)
+    assert any(line.startswith("  step 9: hv") and line.endswith(" done (2/2)") for line in lines)
+    quiet = run_runbook(lab, report_dir, "--dry-run", "-qq")  # the runner passes -v
+    assert quiet.returncode == 0, quiet.output
+    progress = [line for line in quiet.stdout.splitlines() if line.startswith("  step ")]
+    assert progress, quiet.stdout
+    assert all(line.endswith(" done") and "/" in line for line in progress), progress
+
+
+def test_hypervisors_upgraded_in_waves_complete_the_campaign(
+    make_lab: LabFactory, report_dir: Path
+) -> None:
+    lab = make_lab(frontends=1, hypervisors=2)
+    ids, enabled = server_ids(lab), _enabled(lab)
+    cluster = lab.info["cluster"]
+
+    unknown = run_runbook(lab, report_dir, "--hypervisors", "hv1,kvm*")
+    assert unknown.returncode == 4, unknown.output
+    assert "'kvm*' matches no hypervisor" in unknown.output
+    assert unknown.audit == []
+
+    first = run_runbook(lab, report_dir, "--hypervisors", "hv1")
+    assert first.returncode == 0, first.output
+    assert package_version(lab, "hv1", "opennebula-node-kvm").startswith("7.0.")
+    assert package_version(lab, "hv2", "opennebula-node-kvm").startswith("6.10.")
+    campaign = _journal(report_dir, cluster)["campaign"]
+    assert not campaign.get("completed")
+    assert [w["hypervisors"] for w in campaign["facts"]["waves"]] == [["hv1"]]
+    notes = [r.get("text", "") for r in first.audit if r.get("kind") == "note"]
+    assert any("1 hypervisor(s) left for a later wave (hv2)" in n for n in notes), notes
+
+    second = run_runbook(lab, report_dir, "--hypervisors", "hv*")
+    assert second.returncode == 0, second.output
+    # Steps 0-8 found the control plane upgraded and changed nothing.
+    early = [c for c in second.commands(mutating=True) if not str(c["step"]).startswith("09")]
+    assert early == [], [(c["step"], c["command"]) for c in early]
+    campaign = _journal(report_dir, cluster)["campaign"]
+    assert campaign.get("completed")
+    waves = campaign["facts"]["waves"]
+    assert [w["hypervisors"] for w in waves] == [["hv1"], ["hv2"]]
+    assert waves[0]["run"] != waves[1]["run"]
+    assert_healthy_at(lab, "7.0", ids, enabled)

@@ -1,0 +1,185 @@
+"""--lf resumes a failed upgrade where it stopped; --dry-run changes nothing and plans it all."""
+
+import hashlib
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from oneupgrade.lab import Lab
+from tests.e2e.conftest import LabFactory
+from tests.e2e.runner import ROOT, Run, assert_healthy_at, hosts, run_runbook, server_ids
+
+
+def _before(lab: Lab) -> tuple[dict[str, str], set[str]]:
+    return server_ids(lab), {h["NAME"] for h in hosts(lab) if h["STATE"] not in ("4", "8")}
+
+
+def _step(record: dict[str, Any]) -> int:
+    return int(str(record.get("step", "-1")).split(":")[0] or -1)
+
+
+def _changes_in_steps(run: Run, steps: range) -> list[str]:
+    return [
+        f"{r['node']}: {r['command']}" for r in run.commands(mutating=True) if _step(r) in steps
+    ]
+
+
+def test_a_failed_install_on_a_follower_stops_step_5_and_lf_completes(
+    make_lab: LabFactory, report_dir: Path
+) -> None:
+    lab = make_lab(frontends=3, hypervisors=2)
+    ids, enabled = _before(lab)
+    lab.fault("fe2", "apt-get install", times=1, action="exit", exit_code=100)
+    first = run_runbook(lab, report_dir)
+    assert first.returncode == 1
+    assert "step 5 'Upgrade OpenNebula in the Followers' failed" in first.output
+    assert "fe2" in first.output
+    lab.clear_faults()
+    resumed = run_runbook(lab, report_dir, "--lf")
+    assert resumed.returncode == 0, resumed.output
+    assert "satisfied by earlier run(s)" in resumed.output
+    assert _changes_in_steps(resumed, range(5)) == []
+    assert_healthy_at(lab, "7.0", ids, enabled)
+
+
+def test_a_failed_restore_is_redone_by_lf_on_that_follower_only(
+    make_lab: LabFactory, report_dir: Path
+) -> None:
+    lab = make_lab(frontends=3, hypervisors=1)
+    ids, enabled = _before(lab)
+    lab.fault("fe3", "onedb restore", times=1, action="exit", exit_code=255)
+    first = run_runbook(lab, report_dir)
+    assert first.returncode == 1
+    assert "step 6" in first.output
+    lab.clear_faults()
+    resumed = run_runbook(lab, report_dir, "--lf")
+    assert resumed.returncode == 0, resumed.output
+    assert _changes_in_steps(resumed, range(6)) == []
+    restores = [r for r in resumed.commands(mutating=True) if "onedb restore" in r["command"]]
+    assert [r["node"] for r in restores] == ["fe3"]
+    assert_healthy_at(lab, "7.0", ids, enabled)
+
+
+def test_a_failed_hypervisor_is_the_only_work_lf_redoes(
+    make_lab: LabFactory, report_dir: Path
+) -> None:
+    lab = make_lab(frontends=1, hypervisors=3)
+    ids, enabled = _before(lab)
+    lab.fault("hv2", "apt-get install", times=1, action="exit", exit_code=100)
+    first = run_runbook(lab, report_dir)
+    assert first.returncode == 1
+    assert "hv2" in first.output
+    lab.clear_faults()
+    resumed = run_runbook(lab, report_dir, "--lf")
+    assert resumed.returncode == 0, resumed.output
+    touched = {r["node"] for r in resumed.commands(mutating=True) if r["node"].startswith("hv")}
+    assert touched == {"hv2"}
+    assert _changes_in_steps(resumed, range(9)) == []
+    assert_healthy_at(lab, "7.0", ids, enabled)
+
+
+def test_lf_completes_after_the_run_was_killed_in_step_5(
+    make_lab: LabFactory, report_dir: Path
+) -> None:
+    lab = make_lab(frontends=3, hypervisors=1, latencies={"onedb upgrade": 2.0})
+    ids, enabled = _before(lab)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "runbook/",
+            "--inventory",
+            str(lab.inventory_path),
+            "--report-dir",
+            str(report_dir),
+            "-q",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    journal = report_dir / "lab-{}".format(lab.nodes["fe1"].split(".")[2]) / "journal.json"
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline:
+            steps = _journal_steps(journal)
+            if any("test_05" in sid and e["outcome"] == "running" for sid, e in steps.items()):
+                break
+            time.sleep(0.1)
+        else:
+            raise AssertionError("the run never reached step 5")
+        time.sleep(1.0)  # inside the followers' onedb upgrade
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    time.sleep(3.0)  # what the killed run left running on the nodes finishes
+    resumed = run_runbook(lab, report_dir, "--lf")
+    assert resumed.returncode == 0, resumed.output
+    assert _changes_in_steps(resumed, range(5)) == []
+    assert_healthy_at(lab, "7.0", ids, enabled)
+
+
+def _journal_steps(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    steps: dict[str, Any] = (data.get("campaign") or {}).get("steps", {})
+    return steps
+
+
+def _snapshot(lab: Lab) -> dict[str, str]:
+    """sha256 of every file of every node's overlays and of the shared cluster state."""
+    digests = {}
+    roots = [lab.upper(name) for name in lab.names] + [lab.shared]
+    for root in roots:
+        for path in sorted(root.rglob("*")):
+            if path.is_file() and not path.is_symlink():
+                digests[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
+            elif path.is_dir() or path.is_symlink():
+                digests[str(path)] = "dir" if path.is_dir() else os.readlink(path)
+    return digests
+
+
+_VOLATILE = [
+    (re.compile(r"\d{8}-\d{6}"), "<time>"),
+    (re.compile(r"\d{4}-\d{2}-\d{2}(\.\d+)?"), "<date>"),
+    (re.compile(r"/var/lib/one/backups/oneupgrade/[^ ']+"), "<backup>"),
+]
+
+
+def _normalise(command: str) -> str:
+    for pattern, replacement in _VOLATILE:
+        command = pattern.sub(replacement, command)
+    return command
+
+
+def _per_node(records: list[dict[str, Any]]) -> dict[str, list[str]]:
+    plan: dict[str, list[str]] = {}
+    for r in records:
+        plan.setdefault(r["node"], []).append(_normalise(r["command"]))
+    return plan
+
+
+def test_a_dry_run_changes_nothing_and_plans_what_the_real_run_does(
+    make_lab: LabFactory, report_dir: Path
+) -> None:
+    lab = make_lab(frontends=3, hypervisors=2)
+    before = _snapshot(lab)
+    dry = run_runbook(lab, report_dir, "--dry-run")
+    assert dry.returncode == 0, dry.output
+    assert _snapshot(lab) == before, "the dry run changed a node"
+    assert dry.commands(mutating=True) == []
+    planned = [r for r in dry.audit if r.get("kind") == "command" and r.get("planned")]
+    assert planned
+    real = run_runbook(lab, report_dir)
+    assert real.returncode == 0, real.output
+    assert _per_node(planned) == _per_node(real.commands(mutating=True))
