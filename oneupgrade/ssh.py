@@ -101,6 +101,8 @@ class Node:
     connections_opened: int = field(default=0, init=False)
     # A dry run reads back the files it planned to write, so later steps plan on them.
     _planned_files: dict[str, str] = field(default_factory=dict, init=False, repr=False)
+    # What does not change while the runbook runs (the OS), read once per run.
+    known: dict[str, object] = field(default_factory=dict, init=False, repr=False)
 
     @property
     def name(self) -> str:

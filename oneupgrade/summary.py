@@ -99,7 +99,10 @@ def gather_after(runbook: RunbookSession) -> dict[str, Any]:
     """Releases, raft roles and host states now; read-only commands only."""
     cluster = runbook.cluster
     after: dict[str, Any] = {"releases": {}, "raft": {}, "hosts": {}}
-    after["releases"] = cluster.fan_out(cluster.nodes.values(), _release)
+    # what steps 8 and 9 read at the end of their work; only the rest is asked again
+    known: dict[str, Any] = dict(cluster.observed.get("releases_after", {}))
+    rest = [n for n in cluster.nodes.values() if n.name not in known]
+    after["releases"] = {**known, **cluster.fan_out(rest, _release)}
     seen = survey.zone_from_any(cluster.frontends, cluster.inventory.zone)
     if seen is None:
         return after

@@ -57,3 +57,4 @@ def test_one_leader_and_every_follower_in_sync(cluster: Cluster) -> None:
         cluster.journal.remember("downtime_end", healthy_at)
     cluster.journal.remember("control_plane_done", True)
     cluster.journal.remember("releases_after_frontends", versions)
+    cluster.observed.setdefault("releases_after", {}).update(versions)

@@ -176,4 +176,6 @@ def _after_upgrade(cluster: Cluster) -> _AfterUpgrade:
         }
         hosts = {h.name: h for h in cli.hosts(cluster.leader)}
         seen = cluster.observed["09-after"] = _AfterUpgrade(packages, failures, hosts)
+        after = cluster.observed.setdefault("releases_after", {})
+        after.update({name: version for name, (_, version) in packages.items()})
     return seen

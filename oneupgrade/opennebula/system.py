@@ -31,6 +31,15 @@ class Platform:
 
 
 def platform(node: Node) -> Platform:
+    """The node's OS family, read once per run (an upgrade does not change it)."""
+    known = node.known.get("platform")
+    if isinstance(known, Platform):
+        return known
+    found = node.known["platform"] = _platform(node)
+    return found
+
+
+def _platform(node: Node) -> Platform:
     text = node.run("cat /etc/os-release").stdout
     fields = dict(
         (k, v.strip('"')) for k, _, v in (line.partition("=") for line in text.splitlines()) if k

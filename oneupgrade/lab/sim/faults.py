@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import fnmatch
 import os
 import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 from . import raft, state
+
+TYPE_CHECKING = False  # typing costs ~10 ms per simulated command
+if TYPE_CHECKING:
+    from typing import Any
 
 SIM_TOOLS = {
     "onezone", "onehost", "onevm", "onedb", "onecfg", "systemctl",
@@ -178,6 +180,8 @@ def pseudo_latency(tool: str, what: str) -> float:
 
 
 def die_with_parent() -> None:
+    import ctypes  # only a hanging command needs it
+
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG

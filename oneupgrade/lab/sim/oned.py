@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any
 
 from . import catalogue, nodestate, onedconf, paths, raft
+
+TYPE_CHECKING = False  # typing costs ~10 ms per simulated command
+if TYPE_CHECKING:
+    from typing import Any
 
 LOCK = "/var/lock/one/one"
 OWNED_TREES = ("/etc/one", "/var/lib/one/remotes/etc")

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
 
 from . import nodestate, paths, pool, raft, state
+
+TYPE_CHECKING = False  # typing costs ~10 ms per simulated command
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def _local(upper: Path | None, name: str) -> Any:

@@ -7,9 +7,12 @@ import fcntl
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from . import paths
+
+TYPE_CHECKING = False  # typing costs ~10 ms per simulated command
+if TYPE_CHECKING:
+    from typing import Any
 
 STATE = "state.json"
 LOCK = "lock"
