@@ -12,15 +12,17 @@ STAMP  := $(VENV)/.installed
 
 setup: system-packages $(STAMP)
 
-# The lab needs real OpenSSH servers, rsync and a system python3 for the simulated tools;
+# The lab needs real OpenSSH servers, rsync, a system python3 for the simulated tools,
+# util-linux (unshare, nsenter) and iproute2 (the --jump lab's network namespace);
 # the report test opens the HTML report in a headless Chromium.
 system-packages:
 	@if ! [ -x /usr/sbin/sshd ] || ! command -v rsync >/dev/null || ! [ -x /usr/bin/python3 ] \
 	     || ! command -v ssh-keygen >/dev/null || ! command -v sudo >/dev/null \
-	     || ! command -v chromium >/dev/null \
+	     || ! command -v chromium >/dev/null || ! command -v ip >/dev/null \
+	     || ! command -v nsenter >/dev/null || ! command -v ps >/dev/null \
 	     || ! $(PYTHON) -c 'import venv, ensurepip' 2>/dev/null; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-	        openssh-server openssh-client rsync sudo python3 python3-venv procps util-linux \
+	        openssh-server openssh-client rsync sudo python3 python3-venv procps util-linux iproute2 \
 	        chromium >/dev/null; \
 	fi
 

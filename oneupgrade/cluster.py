@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from oneupgrade.errors import NodesFailed, PreconditionFailed
-from oneupgrade.inventory import Inventory
+from oneupgrade.inventory import Host, Inventory
 from oneupgrade.journal import Journal
 from oneupgrade.opennebula import releases
 from oneupgrade.ssh import Node
@@ -39,7 +39,35 @@ class Cluster:
     on_note: Callable[[str], None] | None = field(default=None, repr=False)
     # fan-out progress: (kind "start"|"done"|"failed", node, finished, total); see progress.py
     on_progress: Callable[[str, str, int, int], None] | None = field(default=None, repr=False)
+    # builds the Node of a hypervisor read from OpenNebula (`hypervisors: discover`)
+    node_factory: Callable[[Host], Node] | None = field(default=None, repr=False)
     _pool: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
+
+    def add_discovered(self, found: list[dict[str, str]]) -> list[Node]:
+        """Nodes for hypervisors OpenNebula knows of: `{name, address, hypervisor}` each.
+
+        They are reached like the inventory's nodes (its ssh settings and ssh config);
+        an OpenNebula host name is usually what the operator's DNS or ssh config knows.
+        """
+        assert self.node_factory is not None
+        added = []
+        for entry in found:
+            if entry["name"] in self.nodes:
+                continue
+            settings = self.inventory.ssh
+            host = Host(
+                entry["name"],
+                entry["address"],
+                settings.port,
+                settings.user,
+                "hypervisor",
+                entry["hypervisor"],
+                port_given=False,
+                user_given=False,
+            )
+            self.nodes[host.name] = self.node_factory(host)
+            added.append(self.nodes[host.name])
+        return added
 
     def say(self, message: str) -> None:
         """A note for the report row of the running step ("already done: ...")."""

@@ -59,7 +59,8 @@ class Journal:
                 "completed": None,
                 "runs": [],
                 "steps": {},
-                "facts": {},
+                # what preflight read before it knew the campaign belongs to it
+                "facts": self.data.pop("facts-without-campaign", {}),
             }
             self.save()
 

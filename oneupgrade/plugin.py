@@ -25,7 +25,7 @@ from pytest_html import extras as html_extras
 from oneupgrade import report
 from oneupgrade.cluster import Cluster
 from oneupgrade.errors import RunbookError
-from oneupgrade.inventory import Inventory, InventoryError, hypervisor_patterns, load_inventory
+from oneupgrade.inventory import Host, Inventory, InventoryError, hypervisor_patterns, load_inventory
 from oneupgrade.journal import Journal
 from oneupgrade.opennebula import campaign
 from oneupgrade.progress import Progress
@@ -281,15 +281,22 @@ class RunbookSession:
             hypervisor_selection=hypervisor_patterns(inventory, selection) if selection else None,
         )
         for host in inventory.nodes:
-            self.cluster.nodes[host.name] = Node(
-                host, inventory.ssh, self._observe, self.dry_run, self.recorder.become_password
-            )
+            self.cluster.nodes[host.name] = self._node(host)
+        self.cluster.node_factory = self._node
+        if inventory.discover_hypervisors:
+            # a resumed run may skip preflight: the hypervisors it read are in the journal
+            self.cluster.add_discovered(self.journal.fact("discovered_hypervisors") or [])
         self.cluster.on_note = self.recorder.note
         self.progress = Progress(config)  # live fan-out lines in the terminal
         config.pluginmanager.register(self.progress, "oneupgrade-progress")
         self.cluster.on_progress = self.progress.event
         self.failed: str | None = None
         self.current: pytest.Item | None = None
+
+    def _node(self, host: Host) -> Node:
+        return Node(
+            host, self.inventory.ssh, self._observe, self.dry_run, self.recorder.become_password
+        )
 
     def _observe(self, result: CommandResult, error: str | None) -> None:
         if result.mutating and not result.planned:

@@ -10,6 +10,7 @@ for in the inventory, and disk room for the backups. Nothing changes in this ste
 import pytest
 
 from oneupgrade.cluster import Cluster
+from oneupgrade.errors import CommandFailed
 from oneupgrade.opennebula import campaign, cli, config, survey
 from oneupgrade.ssh import Node
 
@@ -21,7 +22,37 @@ def test_every_node_answers_over_ssh_with_its_pinned_host_key(cluster: Cluster) 
     cluster.fan_out(cluster.nodes.values(), lambda node: node.connect())
 
 
-@pytest.mark.dependency(name="00-releases", depends=["00-ssh"], scope="session")
+@pytest.mark.dependency(name="00-discover", depends=["00-ssh"], scope="session")
+def test_the_hypervisors_are_read_from_opennebula_when_the_inventory_says_discover(
+    cluster: Cluster,
+) -> None:
+    if not cluster.inventory.discover_hypervisors:
+        cluster.say("the inventory lists the hypervisors")
+        return
+    for node in cluster.frontends:
+        try:
+            pool = cli.hosts(node)
+            break
+        except CommandFailed:
+            continue
+    else:
+        known = cluster.journal.fact("discovered_hypervisors")
+        assert known is not None, "no front-end answers `onehost list`: is OpenNebula running?"
+        cluster.say(f"oned is stopped: the {len(known)} hypervisor(s) read before are used")
+        return
+    found = [
+        {"name": h.name, "address": h.name, "hypervisor": "lxc" if h.vm_mad == "lxc" else "kvm"}
+        for h in pool
+    ]
+    cluster.observed["discovered_hypervisors"] = found  # campaign.begin journals it
+    added = cluster.add_discovered(found)
+    cluster.fan_out(added, lambda node: node.connect())
+    cluster.say(
+        f"{len(found)} hypervisor(s) read from onehost list: {', '.join(h.name for h in pool)}"
+    )
+
+
+@pytest.mark.dependency(name="00-releases", depends=["00-discover"], scope="session")
 def test_every_node_runs_a_supported_os_and_a_known_release(cluster: Cluster) -> None:
     found = cluster.fan_out(cluster.nodes.values(), survey.survey_node)
     cluster.observed["survey"] = found

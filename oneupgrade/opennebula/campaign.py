@@ -81,6 +81,8 @@ def begin(cluster: Cluster, found: Mapping[str, NodeSurvey]) -> None:
     journal.start_campaign(cluster.name, source, cluster.target, cluster.run_id)
     journal.add_run(cluster.run_id, cluster.dry_run)
     journal.remember("source_release", source)
+    if "discovered_hypervisors" in cluster.observed:
+        journal.remember("discovered_hypervisors", cluster.observed["discovered_hypervisors"])
     journal.remember("releases_before", {name: s.release for name, s in found.items()})
 
 

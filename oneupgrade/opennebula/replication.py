@@ -3,6 +3,8 @@
 The doc copies with scp and rsync from the leader; here the bytes travel through
 the controller's two SSH connections, so the front-ends need no SSH trust between
 them, and the backup's sha256 is checked on the follower before it is restored.
+A tar stream always copies every file, where the doc's `rsync -r` (no -t, no -c)
+skips a file whose size and mtime happen to equal the follower's copy.
 """
 
 from __future__ import annotations

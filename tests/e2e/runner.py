@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -143,3 +144,51 @@ def assert_healthy_at(
             assert host["STATE"] == "2", f"{host['NAME']} is {host['STATE']}, not MONITORED"
         else:
             assert host["STATE"] in ("4", "8"), f"{host['NAME']} was not enabled before"
+
+
+def start_runbook(lab: Lab, report_dir: Path) -> subprocess.Popen[bytes]:
+    """The runbook in the background (its own process group), for faults mid-run."""
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "runbook/",
+            "--inventory",
+            str(lab.inventory_path),
+            "--report-dir",
+            str(report_dir),
+            "-q",
+            "--health-timeout",
+            "60",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def journal_steps(report_dir: Path) -> dict[str, Any]:
+    """The current campaign's steps from the journal under report_dir ({} while absent)."""
+    for path in report_dir.glob("*/journal.json"):
+        try:
+            steps: dict[str, Any] = (json.loads(path.read_text()).get("campaign") or {}).get(
+                "steps", {}
+            )
+            return steps
+        except ValueError:
+            return {}  # caught mid-replace: the next look sees it whole
+    return {}
+
+
+def wait_for_step(report_dir: Path, module: str, outcome: str, limit: float = 120) -> None:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if any(
+            module in sid and e["outcome"] == outcome
+            for sid, e in journal_steps(report_dir).items()
+        ):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"the run never had {module} {outcome}")

@@ -1,10 +1,7 @@
 """Faults during the upgrade: stop before harm or complete, say what happened, lose nothing."""
 
-import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -14,13 +11,15 @@ import yaml
 from oneupgrade.lab import Lab
 from tests.e2e.conftest import LabFactory
 from tests.e2e.runner import (
-    ROOT,
     assert_healthy_at,
     hosts,
+    journal_steps,
     package_version,
     run_runbook,
     server_ids,
     sh,
+    start_runbook,
+    wait_for_step,
     zone,
 )
 
@@ -35,48 +34,6 @@ def _inventory(lab: Lab, name: str, **ssh: Any) -> Path:
     path = lab.dir / name
     path.write_text(yaml.safe_dump(data))
     return path
-
-
-def _journal(report_dir: Path) -> dict[str, Any]:
-    for path in report_dir.glob("*/journal.json"):
-        try:
-            data: dict[str, Any] = json.loads(path.read_text())
-            return data
-        except ValueError:
-            return {}
-    return {}
-
-
-def _wait_for_step(report_dir: Path, module: str, outcome: str, limit: float = 120) -> None:
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        steps = (_journal(report_dir).get("campaign") or {}).get("steps", {})
-        if any(module in sid and e["outcome"] == outcome for sid, e in steps.items()):
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"the run never had {module} {outcome}")
-
-
-def _start_runbook(lab: Lab, report_dir: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "runbook/",
-            "--inventory",
-            str(lab.inventory_path),
-            "--report-dir",
-            str(report_dir),
-            "-q",
-            "--health-timeout",
-            "60",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
 
 
 def test_changed_and_unknown_host_keys_are_refused_before_any_command(
@@ -208,9 +165,9 @@ def test_leadership_moving_during_step_8_is_judged_correctly(
 ) -> None:
     lab = make_lab(frontends=3, hypervisors=1, latencies={"onezone show": 0.5})
     ids, enabled = _before(lab)
-    proc = _start_runbook(lab, report_dir)
+    proc = start_runbook(lab, report_dir)
     try:
-        _wait_for_step(report_dir, "test_08", "running")
+        wait_for_step(report_dir, "test_08", "running")
         lab.elect("fe2")
         assert proc.wait(timeout=300) == 0
     finally:
@@ -226,15 +183,15 @@ def test_a_hypervisor_down_in_step_9_fails_naming_it_and_lf_finishes(
 ) -> None:
     lab = make_lab(frontends=1, hypervisors=3, latencies={"onezone show": 0.3})
     ids, enabled = _before(lab)
-    proc = _start_runbook(lab, report_dir)
+    proc = start_runbook(lab, report_dir)
     try:
-        _wait_for_step(report_dir, "test_08", "running")
+        wait_for_step(report_dir, "test_08", "running")
         lab.stop_node("hv2")
         assert proc.wait(timeout=300) == 1
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-    steps = _journal(report_dir)["campaign"]["steps"]
+    steps = journal_steps(report_dir)
     failed = [sid for sid, e in steps.items() if e["outcome"] == "failed"]
     assert any("test_09" in sid for sid in failed), failed
     assert package_version(lab, "hv1", "opennebula-node-kvm").startswith("7.0.")
@@ -252,16 +209,16 @@ def test_ctrl_c_writes_report_and_journal_and_lf_continues(
 ) -> None:
     lab = make_lab(frontends=3, hypervisors=1, latencies={"onedb upgrade": 3.0})
     ids, enabled = _before(lab)
-    proc = _start_runbook(lab, report_dir)
+    proc = start_runbook(lab, report_dir)
     try:
-        _wait_for_step(report_dir, "test_05", "running")
+        wait_for_step(report_dir, "test_05", "running")
         time.sleep(0.5)
         os.killpg(proc.pid, signal.SIGINT)
         proc.wait(timeout=120)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-    steps = _journal(report_dir)["campaign"]["steps"]
+    steps = journal_steps(report_dir)
     interrupted = [sid for sid, e in steps.items() if e["outcome"] == "interrupted"]
     assert any("test_05" in sid for sid in interrupted), steps
     assert list(report_dir.glob("*/*.html")), "no report was written"

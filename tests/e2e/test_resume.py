@@ -1,19 +1,24 @@
 """--lf resumes a failed upgrade where it stopped; --dry-run changes nothing and plans it all."""
 
 import hashlib
-import json
 import os
 import re
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from oneupgrade.lab import Lab
 from tests.e2e.conftest import LabFactory
-from tests.e2e.runner import ROOT, Run, assert_healthy_at, hosts, run_runbook, server_ids
+from tests.e2e.runner import (
+    Run,
+    assert_healthy_at,
+    hosts,
+    run_runbook,
+    server_ids,
+    start_runbook,
+    wait_for_step,
+)
 
 
 def _before(lab: Lab) -> tuple[dict[str, str], set[str]]:
@@ -89,33 +94,9 @@ def test_lf_completes_after_the_run_was_killed_in_step_5(
 ) -> None:
     lab = make_lab(frontends=3, hypervisors=1, latencies={"onedb upgrade": 2.0})
     ids, enabled = _before(lab)
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "runbook/",
-            "--inventory",
-            str(lab.inventory_path),
-            "--report-dir",
-            str(report_dir),
-            "-q",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    journal = report_dir / "lab-{}".format(lab.nodes["fe1"].split(".")[2]) / "journal.json"
-    deadline = time.monotonic() + 120
+    proc = start_runbook(lab, report_dir)
     try:
-        while time.monotonic() < deadline:
-            steps = _journal_steps(journal)
-            if any("test_05" in sid and e["outcome"] == "running" for sid, e in steps.items()):
-                break
-            time.sleep(0.1)
-        else:
-            raise AssertionError("the run never reached step 5")
+        wait_for_step(report_dir, "test_05", "running")
         time.sleep(1.0)  # inside the followers' onedb upgrade
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
@@ -125,15 +106,6 @@ def test_lf_completes_after_the_run_was_killed_in_step_5(
     assert resumed.returncode == 0, resumed.output
     assert _changes_in_steps(resumed, range(5)) == []
     assert_healthy_at(lab, "7.0", ids, enabled)
-
-
-def _journal_steps(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    steps: dict[str, Any] = (data.get("campaign") or {}).get("steps", {})
-    return steps
 
 
 def _snapshot(lab: Lab) -> dict[str, str]:
