@@ -25,7 +25,13 @@ from pytest_html import extras as html_extras
 from oneupgrade import report
 from oneupgrade.cluster import Cluster
 from oneupgrade.errors import RunbookError
-from oneupgrade.inventory import Host, Inventory, InventoryError, hypervisor_patterns, load_inventory
+from oneupgrade.inventory import (
+    Host,
+    Inventory,
+    InventoryError,
+    hypervisor_patterns,
+    load_inventory,
+)
 from oneupgrade.journal import Journal
 from oneupgrade.opennebula import campaign
 from oneupgrade.progress import Progress
