@@ -59,6 +59,7 @@ def test_every_hypervisor_is_upgraded_and_enabled_again(cluster: Cluster) -> Non
     failures: dict[str, BaseException] = {}
     if wave and sync_first:
         _sync_drivers(cluster)
+    seen = cluster.observed.get("survey", {})  # preflight's look at the nodes in this run
     try:
         cluster.fan_out(
             wave,
@@ -66,6 +67,7 @@ def test_every_hypervisor_is_upgraded_and_enabled_again(cluster: Cluster) -> Non
                 node,
                 cluster.target,
                 fresh=journal.fact(PREFETCHED.format(node=node)) == cluster.target,
+                seen=seen.get(node.name),
             ),
         )
     except NodesFailed as exc:
@@ -105,7 +107,9 @@ def _wait_monitored(
 ) -> dict[str, BaseException]:
     wanted = {n.name for n in nodes}
     deadline = time.monotonic() + cluster.health_timeout
-    pause = 0.25  # a host leaves INIT within a monitoring cycle: poll fast, then back off
+    # A host leaves INIT within a monitoring cycle: poll every 0.1 s for the first 2 s,
+    # then back off.
+    pause, fast_until = 0.1, time.monotonic() + 2.0
     while True:
         pool = [h for h in cli.hosts(cluster.leader) if h.name in wanted]
         waiting = [h for h in pool if str(h.id) in before and h.state != cli.HOST_MONITORED]
@@ -120,7 +124,8 @@ def _wait_monitored(
                 for h in waiting
             }
         time.sleep(pause)
-        pause = min(pause * 1.5, 2.0)
+        if time.monotonic() >= fast_until:
+            pause = min(pause * 1.5, 2.0)
 
 
 @pytest.mark.dependency(depends=["09-hypervisors"], scope="session")

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from oneupgrade.errors import PreconditionFailed
 from oneupgrade.opennebula import releases, system
 from oneupgrade.opennebula.frontend import PACKAGE_TIMEOUT, pinned
 from oneupgrade.ssh import Node
+
+if TYPE_CHECKING:
+    from oneupgrade.opennebula.survey import NodeSurvey
 
 NODE_PACKAGES = ("opennebula-node-kvm", "opennebula-node-lxc")
 # libvirt's daemon: monolithic libvirtd, or the modular virtqemud on newer distributions
@@ -21,14 +26,23 @@ def node_package(node: Node, family: str) -> tuple[str, str | None]:
     return NODE_PACKAGES[0], None
 
 
-def upgrade_hypervisor(node: Node, target: str, *, fresh: bool = False) -> list[str]:
+def upgrade_hypervisor(
+    node: Node, target: str, *, fresh: bool = False, seen: NodeSurvey | None = None
+) -> list[str]:
     """Switch the repository, upgrade opennebula-node-*, restart libvirt on KVM.
 
     `fresh`: the repository was already switched to the target and refreshed (the
     packages downloaded before step 3): no refresh unless the switch changes it.
+    `seen`: what preflight observed on the node in this run (its packages, not looked
+    at again: nothing but this runbook changes them in between, and step 3 only
+    downloads).
     """
     plat = system.platform(node)
-    package, version = node_package(node, plat.family)
+    if seen is not None:
+        package = next((p for p in NODE_PACKAGES if p in seen.packages), NODE_PACKAGES[0])
+        version = seen.packages.get(package)
+    else:
+        package, version = node_package(node, plat.family)
     if version is None:
         raise_missing(node)
     if system.at_target(version, target):

@@ -166,13 +166,13 @@ def active_proxy_units(node: Node, proxy: str) -> list[str]:
         if proxy == "auto"
         else list(PROXY_UNITS[proxy])
     )
-    found = []
-    for unit in candidates:
-        if node.run(f"systemctl is-active {shlex.quote(unit)}", check=False).stdout.strip() == (
-            "active"
-        ):
-            found.append(unit)
-    return found
+    # One probe for all of them: `systemctl is-active` prints one state per unit, in order
+    # (its exit status only says whether all are active).
+    names = " ".join(shlex.quote(u) for u in candidates)
+    states = node.run(f"systemctl is-active {names}", check=False).stdout.split()
+    if len(states) != len(candidates):
+        return []
+    return [unit for unit, state in zip(candidates, states, strict=True) if state == "active"]
 
 
 def stop_units(node: Node, units: list[str], timeout: float = 300) -> None:

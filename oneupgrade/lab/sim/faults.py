@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import contextlib
-import fnmatch
 import os
-import signal
 import sys
 import time
-from pathlib import Path
 
 from . import raft, state
 
+# Imported where used (contextlib, fnmatch, signal): every simulated command imports
+# this module and most never need them.
 TYPE_CHECKING = False  # typing costs ~10 ms per simulated command
 if TYPE_CHECKING:
+    from pathlib import Path
     from typing import Any
 
 SIM_TOOLS = {
@@ -109,7 +108,11 @@ def _word_match(token: str, word: str) -> bool:
     token = token.strip("'\"")
     if token == word or token.rsplit("/", 1)[-1] == word:
         return True
-    return any(c in word for c in "*?[") and fnmatch.fnmatchcase(token, word)
+    if not any(c in word for c in "*?["):
+        return False
+    import fnmatch
+
+    return fnmatch.fnmatchcase(token, word)
 
 
 def matches(pattern: str, tokens: list[str]) -> bool:
@@ -132,11 +135,23 @@ def is_pseudo(pattern: str, tool: str) -> bool:
     return len(words) == 2 and words[0] == tool and words[1] in PSEUDO
 
 
-def take_fault(node: str, tokens: list[str], *, tool: bool) -> dict[str, Any] | None:
-    """The first matching rule for this node (counting it down), or None."""
+def snapshot() -> dict[str, Any] | None:
+    """The cluster state once for `take_fault` and `latency` (None: unreadable)."""
     try:
-        st = state.load()
+        return state.load()
     except OSError:
+        return None
+
+
+def take_fault(
+    node: str, tokens: list[str], *, tool: bool, st: dict[str, Any] | None = None
+) -> dict[str, Any] | None:
+    """The first matching rule for this node (counting it down), or None.
+
+    `st`: a `snapshot()` to look in first (read now when not given)."""
+    if st is None:
+        st = snapshot()
+    if st is None:
         return None
     rules = st.get("faults", {}).get(node, [])
     if not any(is_tool_rule(r["pattern"]) == tool and matches(r["pattern"], tokens) for r in rules):
@@ -153,11 +168,11 @@ def take_fault(node: str, tokens: list[str], *, tool: bool) -> dict[str, Any] | 
     return None
 
 
-def latency(tokens: list[str], *, tool: str | None) -> float:
-    """Seconds to sleep before the command (sum of matching rules)."""
-    try:
-        st = state.load()
-    except OSError:
+def latency(tokens: list[str], *, tool: str | None, st: dict[str, Any] | None = None) -> float:
+    """Seconds to sleep before the command (sum of matching rules); `st` as in `take_fault`."""
+    if st is None:
+        st = snapshot()
+    if st is None:
         return 0.0
     total = 0.0
     for pattern, secs in st.get("latencies", {}).items():
@@ -168,10 +183,14 @@ def latency(tokens: list[str], *, tool: str | None) -> float:
     return total
 
 
+# The snapshot `main` read for the running command (its pseudo-latencies come from the
+# same read); None outside a command.
+current: dict[str, Any] | None = None
+
+
 def pseudo_latency(tool: str, what: str) -> float:
-    try:
-        st = state.load()
-    except OSError:
+    st = current if current is not None else snapshot()
+    if st is None:
         return 0.0
     return float(st.get("latencies", {}).get(f"{tool} {what}", 0.0))
 
@@ -180,7 +199,9 @@ def pseudo_latency(tool: str, what: str) -> float:
 
 
 def die_with_parent() -> None:
+    import contextlib
     import ctypes  # only a hanging command needs it
+    import signal
 
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
@@ -195,7 +216,8 @@ def hang() -> None:
 
 def _cmdline(pid: int) -> str:
     try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            raw = fh.read()
     except OSError:
         return ""
     return raw.replace(b"\0", b" ").decode(errors="replace").strip()
@@ -203,7 +225,9 @@ def _cmdline(pid: int) -> str:
 
 def _ppid(pid: int) -> int:
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        with open(f"/proc/{pid}/status") as fh:
+            text = fh.read()
+        for line in text.splitlines():
             if line.startswith("PPid:"):
                 return int(line.split()[1])
     except (OSError, ValueError):
@@ -231,6 +255,9 @@ def session_pids(start: int | None = None) -> list[int]:
 
 
 def drop_connection() -> None:
+    import contextlib
+    import signal
+
     sys.stdout.flush()
     sys.stderr.flush()
     for pid in session_pids():

@@ -55,16 +55,21 @@ def main(tool: str, argv: list[str]) -> int:
         return 127
     tokens = command_words(tool, argv)
     node = str(paths.node().get("name", ""))
-    rule = faults.take_fault(node, tokens, tool=True)
-    if rule is not None and rule["action"] == "exit":
-        sys.stderr.write(f"simulated fault: {rule['pattern']}\n")
-        return int(rule["exit_code"])
-    if rule is not None and rule["action"] == "hang":
-        faults.hang()
-    delay = faults.latency(tokens, tool=tool)
-    if delay > 0:
-        time.sleep(delay)
-    rc = run(tool, argv)
+    st = faults.snapshot()  # one read of the cluster state for faults and latencies
+    faults.current = st
+    try:
+        rule = faults.take_fault(node, tokens, tool=True, st=st)
+        if rule is not None and rule["action"] == "exit":
+            sys.stderr.write(f"simulated fault: {rule['pattern']}\n")
+            return int(rule["exit_code"])
+        if rule is not None and rule["action"] == "hang":
+            faults.hang()
+        delay = faults.latency(tokens, tool=tool, st=st)
+        if delay > 0:
+            time.sleep(delay)
+        rc = run(tool, argv)
+    finally:
+        faults.current = None
     sys.stdout.flush()
     if rule is not None and rule["action"] == "drop":
         faults.drop_connection()

@@ -38,8 +38,12 @@ def read_json(path: Path, default: Any = None) -> Any:
         return default
 
 
-def write_json(path: Path, data: Any, mode: int = 0o644) -> None:
-    write_text(path, json.dumps(data, indent=1, sort_keys=True) + "\n", mode)
+def write_json(path: Path, data: Any, mode: int = 0o644, *, compact: bool = False) -> None:
+    if compact:
+        text = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    else:
+        text = json.dumps(data, indent=1, sort_keys=True)
+    write_text(path, text + "\n", mode)
 
 
 def write_text(path: Path, text: str, mode: int = 0o644) -> None:

@@ -6,7 +6,6 @@ start), the leader and the term. Everything shown to clients is computed here.
 
 from __future__ import annotations
 
-import copy
 import time
 
 TYPE_CHECKING = False  # typing costs ~10 ms per simulated command
@@ -97,6 +96,8 @@ def replicate(st: State) -> None:
     for n in st.get("oned", {}):
         if n != lead and is_running(st, n) and in_sync(st, n, lead):
             dst = db(st, n)
+            import copy  # only replication needs it (weakref and copy cost every command)
+
             dst["data"] = copy.deepcopy(src["data"])
             dst["index"] = src["index"]
 

@@ -22,13 +22,14 @@ def main() -> int:
         return 127
     tokens = cmd.split()
     node = str(paths.node().get("name", ""))
-    rule = faults.take_fault(node, tokens, tool=False)
+    st = faults.snapshot()  # one read of the cluster state for faults and latencies
+    rule = faults.take_fault(node, tokens, tool=False, st=st)
     if rule is not None and rule["action"] == "exit":
         sys.stderr.write(f"simulated fault: {rule['pattern']}\n")
         return int(rule["exit_code"])
     if rule is not None and rule["action"] == "hang":
         faults.hang()
-    delay = faults.latency(tokens, tool=None)
+    delay = faults.latency(tokens, tool=None, st=st)
     if delay > 0:
         time.sleep(delay)
     if rule is not None and rule["action"] == "corrupt":
