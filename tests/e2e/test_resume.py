@@ -155,3 +155,17 @@ def test_a_dry_run_changes_nothing_and_plans_what_the_real_run_does(
     real = run_runbook(lab, report_dir)
     assert real.returncode == 0, real.output
     assert _per_node(planned) == _per_node(real.commands(mutating=True))
+
+
+def test_lf_against_another_cluster_does_not_see_this_ones_campaign(
+    make_lab: LabFactory, report_dir: Path
+) -> None:
+    failed = make_lab(frontends=1, hypervisors=1)
+    other = make_lab(frontends=1, hypervisors=1)
+    failed.fault("fe1", "apt-get install", times=1, action="exit", exit_code=100)
+    assert run_runbook(failed, report_dir).returncode == 1
+    resumed = run_runbook(other, report_dir, "--lf")
+    assert resumed.returncode == 0, resumed.output
+    assert "no unfinished campaign in the journal: every step runs" in resumed.output
+    assert "satisfied by earlier run" not in resumed.output
+    assert {r["node"] for r in resumed.commands(mutating=True)} == {"fe1", "hv1"}
