@@ -365,7 +365,12 @@ class Node:
                 left = end - time.monotonic()
                 if left <= 0:
                     raise _Timeout(bytes(out), bytes(err))
-                select.select([fd], [], [], min(left, 1.0))
+                if chan.eof_received:
+                    # All output is in; the pipe stays readable from now on, so wait for the
+                    # exit status itself rather than spin on select.
+                    chan.status_event.wait(min(left, 1.0))
+                else:
+                    select.select([fd], [], [], min(left, 1.0))
                 transport = chan.get_transport()
                 if transport is None or not transport.is_active():
                     if not chan.exit_status_ready():

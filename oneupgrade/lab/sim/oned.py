@@ -17,7 +17,7 @@ OWNED_TREES = ("/etc/one", "/var/lib/one/remotes/etc")
 
 def log(message: str) -> None:
     path = paths.at("/var/log/one/oned.log")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
     stamp = time.strftime("%a %b %d %H:%M:%S %Y")
     with open(path, "a") as fh:
         fh.write(f"{stamp} [Z0][ONE][E]: {message}\n")
@@ -26,7 +26,7 @@ def log(message: str) -> None:
 def _unowned(uid: int) -> str | None:
     for tree in OWNED_TREES:
         top = paths.at(tree)
-        if not top.exists():
+        if not os.path.exists(top):
             return f"Cannot access {tree}: No such file or directory"
         for dirpath, dirnames, filenames in os.walk(top):
             for name in ["", *dirnames, *filenames]:
@@ -46,7 +46,7 @@ def judge(st: dict[str, Any], me: str, pkgs: nodestate.Packages) -> tuple[int, s
     if reason:
         return -1, reason
     try:
-        text = paths.at("/etc/one/oned.conf").read_text()
+        text = paths.read_text(paths.at("/etc/one/oned.conf"))
         sid = onedconf.server_id(text)
     except (OSError, ValueError):
         return -1, "Error parsing configuration file /etc/one/oned.conf"
@@ -65,14 +65,18 @@ def judge(st: dict[str, Any], me: str, pkgs: nodestate.Packages) -> tuple[int, s
 def start(st: dict[str, Any], me: str, sid: int) -> None:
     st.setdefault("oned", {})[me] = {"server_id": sid, "started": time.time()}
     lock = paths.at(LOCK)
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    lock.write_text(f"{os.getpid()}\n")
+    os.makedirs(os.path.dirname(lock), exist_ok=True)
+    with open(lock, "w") as fh:
+        fh.write(f"{os.getpid()}\n")
     raft.reconcile(st)
 
 
 def stop(st: dict[str, Any], me: str) -> None:
     st.setdefault("oned", {}).pop(me, None)
-    paths.at(LOCK).unlink(missing_ok=True)
+    try:
+        os.unlink(paths.at(LOCK))
+    except FileNotFoundError:
+        pass
     raft.reconcile(st)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import re
+import os
 import time
 
 from . import catalogue, faults, nodestate, paths, state
@@ -49,26 +49,41 @@ class Plan:
 
 def apt_source_urls() -> list[str]:
     try:
-        text = paths.at(SOURCES).read_text()
+        text = paths.read_text(paths.at(SOURCES))
     except OSError:
         return []
     urls = []
     for raw in text.splitlines():
-        words = re.sub(r"\[[^\]]*\]", "", raw.split("#", 1)[0]).split()
+        words = _drop_options(raw.split("#", 1)[0]).split()
         if len(words) >= 2 and words[0] == "deb":
             urls.append(words[1])
     return urls
 
 
+def _drop_options(line: str) -> str:
+    r"""The line without its bracketed parts (`re.sub(r"\[[^\]]*\]", "", line)`; `re`
+    costs ~6 ms of every simulated command's start-up)."""
+    out = []
+    i = 0
+    while True:
+        start = line.find("[", i)
+        end = line.find("]", start + 1) if start >= 0 else -1
+        if end < 0:
+            out.append(line[i:])
+            return "".join(out)
+        out.append(line[i:start])
+        i = end + 1
+
+
 def yum_urls() -> list[str]:
     urls: list[str] = []
     d = paths.at(REPOS)
-    if not d.is_dir():
+    if not os.path.isdir(d):
         return urls
-    for f in sorted(d.glob("*.repo")):
+    for name in sorted(n for n in os.listdir(d) if n.endswith(".repo")):
         enabled = True
         url = None
-        for raw in f.read_text().splitlines():
+        for raw in paths.read_text(os.path.join(d, name)).splitlines():
             line = raw.strip()
             if line.startswith("["):
                 if url and enabled:
@@ -172,7 +187,8 @@ def conffile_modified(path: str) -> bool:
     import hashlib  # only a conffile question needs it (~4 ms of OpenSSL to load)
 
     try:
-        current = hashlib.sha256(paths.at(path).read_bytes()).hexdigest()
+        with open(paths.at(path), "rb") as fh:
+            current = hashlib.sha256(fh.read()).hexdigest()
     except OSError:
         return False
     return bool(current != pristine)
@@ -210,7 +226,7 @@ def commit(
 
 def _write_remotes_version(release: str) -> None:
     path = paths.at("/var/lib/one/remotes/VERSION")
-    if not path.parent.is_dir():
+    if not os.path.isdir(os.path.dirname(path)):
         return
     paths.write_text(path, release + "\n", 0o644)
     paths.chown(path, *paths.oneadmin_ids())

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import time
 
@@ -32,6 +31,11 @@ def main() -> int:
     delay = faults.latency(tokens, tool=None, st=st)
     if delay > 0:
         time.sleep(delay)
+    if rule is not None and rule["action"] in ("corrupt", "drop"):
+        # here, not at the top: subprocess (locale, re, enum...) costs ~10 ms, and every
+        # command of a session with a fault or latency set starts here
+        import subprocess
+
     if rule is not None and rule["action"] == "corrupt":
         # what travels in on stdin arrives with one byte changed (a transfer gone bad)
         data = bytearray(sys.stdin.buffer.read())

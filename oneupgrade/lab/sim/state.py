@@ -9,9 +9,10 @@ from . import paths
 
 TYPE_CHECKING = False  # typing costs ~10 ms per simulated command
 if TYPE_CHECKING:
-    from pathlib import Path
     from types import TracebackType
     from typing import Any, TextIO
+
+    from .paths import StrPath
 
 STATE = "state.json"
 LOCK = "lock"
@@ -19,7 +20,7 @@ SHARED_FILE_MODE = 0o666
 SHARED_DIR_MODE = 0o777
 
 
-def _dir(shared: Path | None) -> Path:
+def _dir(shared: StrPath | None) -> StrPath:
     return shared if shared is not None else paths.shared_dir()
 
 
@@ -27,8 +28,8 @@ class _flock:
     """The cluster lock, shared or exclusive (a class, not contextlib: every simulated
     command takes it, and contextlib costs an import)."""
 
-    def __init__(self, shared: Path, exclusive: bool) -> None:
-        self.lock = shared / LOCK
+    def __init__(self, shared: StrPath, exclusive: bool) -> None:
+        self.lock = os.path.join(shared, LOCK)
         self.exclusive = exclusive
         self.fh: TextIO | None = None
 
@@ -55,19 +56,19 @@ class _flock:
                 fh.close()
 
 
-def load(shared: Path | None = None) -> dict[str, Any]:
+def load(shared: StrPath | None = None) -> dict[str, Any]:
     """A consistent read-only snapshot (writes nothing)."""
     d = _dir(shared)
     with _flock(d, exclusive=False):
-        data = paths.read_json(d / STATE, {})
+        data = paths.read_json(os.path.join(d, STATE), {})
     assert isinstance(data, dict)
     return data
 
 
-def save(d: Path, data: dict[str, Any]) -> None:
+def save(d: StrPath, data: dict[str, Any]) -> None:
     # Compact: written under the exclusive lock, and json's C encoder serves no indent
     # (with 50 hosts the indented form took ~4 ms of the lock holder's CPU, this ~1.5).
-    paths.write_json(d / STATE, data, SHARED_FILE_MODE, compact=True)
+    paths.write_json(os.path.join(d, STATE), data, SHARED_FILE_MODE, compact=True)
 
 
 class mutate:
@@ -77,7 +78,7 @@ class mutate:
     state changes made inside the block are serialized by the same lock.
     """
 
-    def __init__(self, shared: Path | None = None) -> None:
+    def __init__(self, shared: StrPath | None = None) -> None:
         self.dir = _dir(shared)
         self.lock = _flock(self.dir, exclusive=True)
         self.data: dict[str, Any] = {}
@@ -86,7 +87,7 @@ class mutate:
     def __enter__(self) -> dict[str, Any]:
         self.lock.__enter__()
         try:
-            self.data = paths.read_json(self.dir / STATE, {})
+            self.data = paths.read_json(os.path.join(self.dir, STATE), {})
             self.before = repr(self.data)
         except BaseException:
             self.lock.__exit__(None, None, None)
@@ -106,11 +107,11 @@ class mutate:
             self.lock.__exit__(exc_type, exc, tb)
 
 
-def init_shared(shared: Path, data: dict[str, Any]) -> None:
-    shared.mkdir(parents=True, exist_ok=True)
+def init_shared(shared: StrPath, data: dict[str, Any]) -> None:
+    os.makedirs(shared, exist_ok=True)
     os.chmod(shared, SHARED_DIR_MODE)
-    lock = shared / LOCK
-    lock.touch()
+    lock = os.path.join(shared, LOCK)
+    open(lock, "a").close()  # touch
     os.chmod(lock, SHARED_FILE_MODE)
     with _flock(shared, exclusive=True):
         save(shared, data)
@@ -119,8 +120,8 @@ def init_shared(shared: Path, data: dict[str, Any]) -> None:
 # ------------------------------------------------------------------ node-local
 
 
-def local_path(name: str) -> Path:
-    return paths.local_dir() / f"{name}.json"
+def local_path(name: str) -> str:
+    return os.path.join(paths.local_dir(), f"{name}.json")
 
 
 def load_local(name: str, default: Any = None) -> Any:

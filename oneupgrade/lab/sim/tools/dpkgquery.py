@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import fnmatch
-import re
-
 from .. import catalogue, nodestate
-from .common import Fail, err, out
+from .common import Fail, err, fnmatchcase, out
 
 STATUS = {"ii": "install ok installed", "iF": "install ok half-configured"}
 DEFAULT_FMT = "${binary:Package}\t${Version}\n"
@@ -31,7 +28,22 @@ def field(name: str, info: dict[str, str], key: str) -> str:
 
 def render(fmt: str, name: str, info: dict[str, str]) -> str:
     fmt = fmt.replace("\\n", "\n").replace("\\t", "\t")
-    return re.sub(r"\$\{([^}]+)\}", lambda m: field(name, info, m.group(1)), fmt)
+    # re.sub(r"\$\{([^}]+)\}", field...) without re (~6 ms of start-up)
+    parts: list[str] = []
+    i = 0
+    while True:
+        start = fmt.find("${", i)
+        end = fmt.find("}", start + 2) if start >= 0 else -1
+        if end < 0:
+            parts.append(fmt[i:])
+            return "".join(parts)
+        if end == start + 2:  # "${}" is no field
+            parts.append(fmt[i : start + 1])
+            i = start + 1
+            continue
+        parts.append(fmt[i:start])
+        parts.append(field(name, info, fmt[start + 2 : end]))
+        i = end + 1
 
 
 def select(patterns: list[str]) -> tuple[list[str], list[str]]:
@@ -43,7 +55,7 @@ def select(patterns: list[str]) -> tuple[list[str], list[str]]:
     found: list[str] = []
     missing: list[str] = []
     for p in patterns:
-        hits = [n for n in names if fnmatch.fnmatchcase(n, p)]
+        hits = [n for n in names if fnmatchcase(n, p)]
         if not hits:
             missing.append(p)
         found += [h for h in hits if h not in found]

@@ -18,7 +18,7 @@ def _versions() -> tuple[str, str | None]:
     if release is None:
         raise Fail("ERROR: OpenNebula is not installed")
     try:
-        cfg = onedconf.onecfg_version(paths.at(CONF).read_text())
+        cfg = onedconf.onecfg_version(paths.read_text(paths.at(CONF)))
     except OSError:
         cfg = None
     return release, cfg
@@ -70,11 +70,11 @@ def upgrade() -> int:
         return 0
     stamp = time.strftime("%Y-%m-%d_%H:%M:%S") + f"_{os.getpid()}"
     backup = paths.at(f"{BACKUPS}/{stamp}")
-    backup.mkdir(parents=True, exist_ok=True)
+    os.makedirs(backup, exist_ok=True)
     for src in ("/etc/one", "/var/lib/one/remotes/etc"):
         s = paths.at(src)
-        if s.is_dir():
-            dst = backup / src.strip("/").replace("/", "_")
+        if os.path.isdir(s):
+            dst = os.path.join(backup, src.strip("/").replace("/", "_"))
             shutil.copytree(s, dst, symlinks=True, dirs_exist_ok=True)
     paths.write_text(paths.at(CONF), onedconf.onecfg_conf(release), 0o644)
     out(f"ANY   : Backup stored in '{BACKUPS}/{stamp}'")

@@ -24,7 +24,7 @@ VALUE_OPTS = {"-s", "--sqlite", "-t", "--type", "-S", "--server", "-P", "--port"
 class Conn:
     def __init__(self, opts: dict[str, str]) -> None:
         try:
-            conf = onedconf.db_section(paths.at("/etc/one/oned.conf").read_text())
+            conf = onedconf.db_section(paths.read_text(paths.at("/etc/one/oned.conf")))
         except OSError as exc:
             raise Fail(f"Unable to parse oned.conf: {exc.strerror}") from exc
         self.backend = conf["BACKEND"].lower()
@@ -84,7 +84,7 @@ def _node_path(file: str) -> Path:
     p = Path(file)
     if not p.is_absolute():
         return Path(os.getcwd()) / p
-    return paths.at(file)
+    return Path(paths.at(file))
 
 
 def _endpoint() -> str:
@@ -92,14 +92,14 @@ def _endpoint() -> str:
     if env:
         return env
     try:
-        text = paths.at("/var/lib/one/.one/one_endpoint").read_text().strip()
+        text = paths.read_text(paths.at("/var/lib/one/.one/one_endpoint")).strip()
     except OSError:
         return DEFAULT_ENDPOINT
     return text or DEFAULT_ENDPOINT
 
 
 def one_not_running(st: dict[str, Any], name: str) -> None:
-    if paths.at(LOCK).exists():
+    if os.path.exists(paths.at(LOCK)):
         raise Fail(f"First stop OpenNebula. Lock file found: {LOCK}")
     ep = _endpoint()
     host = raft.address_of(ep)
@@ -286,7 +286,7 @@ def fsck(conn: Conn, flags: set[str]) -> int:
         if verbose:
             lines.append("  > Total time: 0.12s")
         lines.append("A copy of this output was stored in /var/log/one/onedb-fsck.log")
-    log = paths.at("/var/log/one/onedb-fsck.log")
+    log = Path(paths.at("/var/log/one/onedb-fsck.log"))
     log.parent.mkdir(parents=True, exist_ok=True)
     log.write_text("\n".join(lines) + "\n")
     for line in lines:

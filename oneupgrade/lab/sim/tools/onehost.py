@@ -127,7 +127,7 @@ def _sync(force: bool) -> int:
     if euid() == 0:
         raise Fail("Cannot run 'onehost sync' as root")
     try:
-        current = paths.at("/var/lib/one/remotes/VERSION").read_text().strip()
+        current = paths.read_text(paths.at("/var/lib/one/remotes/VERSION")).strip()
     except OSError as exc:
         raise Fail(f"Could not read /var/lib/one/remotes/VERSION: {exc}") from exc
     st = state.load()
