@@ -114,6 +114,12 @@ def server_ids(lab: Lab) -> dict[str, str]:
     return ids
 
 
+def state_before(lab: Lab) -> tuple[dict[str, str], set[str]]:
+    """What the end state is judged against: SERVER_IDs and the hosts enabled before."""
+    enabled = {h["NAME"] for h in hosts(lab) if h["STATE"] not in ("4", "8")}
+    return server_ids(lab), enabled
+
+
 def assert_healthy_at(
     lab: Lab, series: str, ids_before: dict[str, str], enabled_before: set[str]
 ) -> None:

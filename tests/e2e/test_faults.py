@@ -12,20 +12,15 @@ from oneupgrade.lab import Lab
 from tests.e2e.conftest import LabFactory
 from tests.e2e.runner import (
     assert_healthy_at,
-    hosts,
     journal_steps,
     package_version,
     run_runbook,
-    server_ids,
     sh,
     start_runbook,
+    state_before,
     wait_for_step,
     zone,
 )
-
-
-def _before(lab: Lab) -> tuple[dict[str, str], set[str]]:
-    return server_ids(lab), {h["NAME"] for h in hosts(lab) if h["STATE"] not in ("4", "8")}
 
 
 def _inventory(lab: Lab, name: str, **ssh: Any) -> Path:
@@ -79,7 +74,7 @@ def test_a_connection_dropped_during_a_change_fails_the_step_without_rerunning_i
     make_lab: LabFactory, report_dir: Path
 ) -> None:
     lab = make_lab(frontends=1, hypervisors=1)
-    ids, enabled = _before(lab)
+    ids, enabled = state_before(lab)
     lab.fault("fe1", "onezone disable", times=1, action="drop")
     first = run_runbook(lab, report_dir)
     assert first.returncode == 1
@@ -135,7 +130,7 @@ def test_a_copy_corrupted_in_transfer_is_never_restored(
     make_lab: LabFactory, report_dir: Path
 ) -> None:
     lab = make_lab(frontends=3, hypervisors=1)
-    ids, enabled = _before(lab)
+    ids, enabled = state_before(lab)
     lab.fault("fe2", "*replication-*", times=1, action="corrupt")
     first = run_runbook(lab, report_dir)
     assert first.returncode == 1
@@ -164,7 +159,7 @@ def test_leadership_moving_during_step_8_is_judged_correctly(
     make_lab: LabFactory, report_dir: Path
 ) -> None:
     lab = make_lab(frontends=3, hypervisors=1, latencies={"onezone show": 0.5})
-    ids, enabled = _before(lab)
+    ids, enabled = state_before(lab)
     proc = start_runbook(lab, report_dir)
     try:
         wait_for_step(report_dir, "test_08", "running")
@@ -182,7 +177,7 @@ def test_a_hypervisor_down_in_step_9_fails_naming_it_and_lf_finishes(
     make_lab: LabFactory, report_dir: Path
 ) -> None:
     lab = make_lab(frontends=1, hypervisors=3, latencies={"onezone show": 0.3})
-    ids, enabled = _before(lab)
+    ids, enabled = state_before(lab)
     proc = start_runbook(lab, report_dir)
     try:
         wait_for_step(report_dir, "test_08", "running")
@@ -208,7 +203,7 @@ def test_ctrl_c_writes_report_and_journal_and_lf_continues(
     make_lab: LabFactory, report_dir: Path
 ) -> None:
     lab = make_lab(frontends=3, hypervisors=1, latencies={"onedb upgrade": 3.0})
-    ids, enabled = _before(lab)
+    ids, enabled = state_before(lab)
     proc = start_runbook(lab, report_dir)
     try:
         wait_for_step(report_dir, "test_05", "running")

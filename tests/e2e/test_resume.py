@@ -13,16 +13,11 @@ from tests.e2e.conftest import LabFactory
 from tests.e2e.runner import (
     Run,
     assert_healthy_at,
-    hosts,
     run_runbook,
-    server_ids,
     start_runbook,
+    state_before,
     wait_for_step,
 )
-
-
-def _before(lab: Lab) -> tuple[dict[str, str], set[str]]:
-    return server_ids(lab), {h["NAME"] for h in hosts(lab) if h["STATE"] not in ("4", "8")}
 
 
 def _step(record: dict[str, Any]) -> int:
@@ -39,7 +34,7 @@ def test_a_failed_install_on_a_follower_stops_step_5_and_lf_completes(
     make_lab: LabFactory, report_dir: Path
 ) -> None:
     lab = make_lab(frontends=3, hypervisors=2)
-    ids, enabled = _before(lab)
+    ids, enabled = state_before(lab)
     lab.fault("fe2", "apt-get install", times=1, action="exit", exit_code=100)
     first = run_runbook(lab, report_dir)
     assert first.returncode == 1
@@ -57,7 +52,7 @@ def test_a_failed_restore_is_redone_by_lf_on_that_follower_only(
     make_lab: LabFactory, report_dir: Path
 ) -> None:
     lab = make_lab(frontends=3, hypervisors=1)
-    ids, enabled = _before(lab)
+    ids, enabled = state_before(lab)
     lab.fault("fe3", "onedb restore", times=1, action="exit", exit_code=255)
     first = run_runbook(lab, report_dir)
     assert first.returncode == 1
@@ -75,7 +70,7 @@ def test_a_failed_hypervisor_is_the_only_work_lf_redoes(
     make_lab: LabFactory, report_dir: Path
 ) -> None:
     lab = make_lab(frontends=1, hypervisors=3)
-    ids, enabled = _before(lab)
+    ids, enabled = state_before(lab)
     lab.fault("hv2", "apt-get install", times=1, action="exit", exit_code=100)
     first = run_runbook(lab, report_dir)
     assert first.returncode == 1
@@ -93,7 +88,7 @@ def test_lf_completes_after_the_run_was_killed_in_step_5(
     make_lab: LabFactory, report_dir: Path
 ) -> None:
     lab = make_lab(frontends=3, hypervisors=1, latencies={"onedb upgrade": 2.0})
-    ids, enabled = _before(lab)
+    ids, enabled = state_before(lab)
     proc = start_runbook(lab, report_dir)
     try:
         wait_for_step(report_dir, "test_05", "running")

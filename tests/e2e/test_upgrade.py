@@ -3,11 +3,7 @@
 from pathlib import Path
 
 from tests.e2e.conftest import LabFactory
-from tests.e2e.runner import assert_healthy_at, hosts, run_runbook, server_ids, sh
-
-
-def _enabled_hosts(lab_hosts: list[dict[str, str]]) -> set[str]:
-    return {h["NAME"] for h in lab_hosts if h["STATE"] not in ("4", "8")}
+from tests.e2e.runner import assert_healthy_at, hosts, run_runbook, sh, state_before
 
 
 def test_debian12_6_10_to_7_0_then_a_rerun_changes_nothing(
@@ -17,7 +13,7 @@ def test_debian12_6_10_to_7_0_then_a_rerun_changes_nothing(
     # An operator had disabled hv2 before the upgrade: it must stay disabled.
     hv2 = next(h for h in hosts(lab) if h["NAME"] == "hv2")
     sh(lab, "fe1", f"onehost disable {hv2['ID']}")
-    ids, enabled = server_ids(lab), _enabled_hosts(hosts(lab))
+    ids, enabled = state_before(lab)
     assert enabled == {"hv1"}
 
     first = run_runbook(lab, report_dir)
@@ -33,7 +29,7 @@ def test_debian12_6_10_to_7_0_then_a_rerun_changes_nothing(
 
 def test_alma9_7_0_to_7_2(make_lab: LabFactory, report_dir: Path) -> None:
     lab = make_lab(frontends=3, hypervisors=2, version="7.0", os="alma9")
-    ids, enabled = server_ids(lab), _enabled_hosts(hosts(lab))
+    ids, enabled = state_before(lab)
     run = run_runbook(lab, report_dir)
     assert run.returncode == 0, run.output
     assert_healthy_at(lab, "7.2", ids, enabled)
@@ -42,7 +38,7 @@ def test_alma9_7_0_to_7_2(make_lab: LabFactory, report_dir: Path) -> None:
 
 def test_a_single_front_end_zone(make_lab: LabFactory, report_dir: Path) -> None:
     lab = make_lab(frontends=1, hypervisors=1, version="6.10", os="ubuntu24.04")
-    ids, enabled = server_ids(lab), _enabled_hosts(hosts(lab))
+    ids, enabled = state_before(lab)
     run = run_runbook(lab, report_dir)
     assert run.returncode == 0, run.output
     assert_healthy_at(lab, "7.0", ids, enabled)
