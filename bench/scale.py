@@ -248,9 +248,10 @@ def run(frontends: int, hypervisors: int, forks: int, keep: Path | None) -> int:
             ]
             print("$ " + " ".join(command), flush=True)
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
-            started = time.monotonic()
+            started, epoch_started = time.monotonic(), time.time()
             proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
             wall = time.monotonic() - started
+            epoch_ended = epoch_started + wall
             after = resource.getrusage(resource.RUSAGE_CHILDREN)
             rss_kib = after.ru_maxrss
             cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
@@ -270,6 +271,7 @@ def run(frontends: int, hypervisors: int, forks: int, keep: Path | None) -> int:
         journal = json.loads((logs[-1].parent / "journal.json").read_text())
         facts = journal["campaign"]["facts"]
         print(f"CPU time of the pytest process (the controller): {cpu:.1f} s")
+        edges(audit, epoch_started, epoch_ended)
         report(audit, facts, roles, order, forks, wall, rss_kib, proc.returncode)
         if keep:
             print(f"kept: {base}")
@@ -322,6 +324,19 @@ def report(
     print(
         f"overhead ratio {wall / critical:.2f} wall {wall:.1f} s critical path {critical:.1f} s "
         f"downtime {downtime:.1f} s connections {opened}"
+    )
+
+
+def edges(audit: list[dict[str, Any]], started: float, ended: float) -> None:
+    """Where the wall time outside the commands went: before the first, after the last."""
+    executed = [r for r in audit if r.get("kind") == "command" and not r.get("planned")]
+    if not executed:
+        return
+    first = min(float(r["started"]) for r in executed)
+    last = max(float(r["started"]) + float(r["duration"]) for r in executed)
+    print(
+        f"before the first command: {first - started:.2f} s (pytest start-up, collection, "
+        f"connections); after the last: {ended - last:.2f} s (report, journal, exit)"
     )
 
 
