@@ -23,8 +23,7 @@ class NodeSurvey:
 
 
 def survey_node(node: Node) -> NodeSurvey:
-    plat = system.platform(node)
-    packages = system.installed_packages(node, plat.family)
+    plat, packages = system.platform_and_packages(node)
     if node.role == "frontend":
         version = packages.get("opennebula")
         if version is None:

@@ -40,7 +40,10 @@ def platform(node: Node) -> Platform:
 
 
 def _platform(node: Node) -> Platform:
-    text = node.run("cat /etc/os-release").stdout
+    return _parse_platform(node, node.run("cat /etc/os-release").stdout)
+
+
+def _parse_platform(node: Node, text: str) -> Platform:
     fields = dict(
         (k, v.strip('"')) for k, _, v in (line.partition("=") for line in text.splitlines()) if k
     )
@@ -57,23 +60,47 @@ def _platform(node: Node) -> Platform:
     return Platform(family, fields.get("PRETTY_NAME", ""))
 
 
+_DEB_QUERY = (
+    "dpkg-query -W -f='${Package} ${Version} ${db:Status-Abbrev}\\n' "
+    "'opennebula*' python3-pyone 2>/dev/null"
+)
+_RPM_QUERY = "rpm -qa --qf '%{NAME} %{VERSION}\\n' 'opennebula*' python3-pyone 2>/dev/null"
+_MARK = "--- oneupgrade:"
+
+
 def installed_packages(node: Node, family: str) -> dict[str, str]:
     """Installed OpenNebula packages and their versions (`6.10.5`, package suffix dropped)."""
     if family == "deb":
-        cmd = (
-            "dpkg-query -W -f='${Package} ${Version} ${db:Status-Abbrev}\\n' "
-            "'opennebula*' python3-pyone 2>/dev/null || true"
-        )
-        out = node.run(cmd).stdout
-        found = {}
-        for line in out.splitlines():
-            parts = line.split()
-            if len(parts) >= 3 and parts[2].startswith("ii"):
-                found[parts[0]] = parts[1].split("-", 1)[0]
-        return found
+        return _parse_deb(node.run(f"{_DEB_QUERY} || true").stdout)
+    return _parse_rpm(node.run(f"{_RPM_QUERY} || true").stdout)
+
+
+def platform_and_packages(node: Node) -> tuple[Platform, dict[str, str]]:
+    """`platform` and `installed_packages` in one round trip: preflight asks every node,
+    and with hundreds of them each round trip counts. Both package tools are asked (a
+    missing one answers nothing); the OS family decides whose answer is read."""
     out = node.run(
-        "rpm -qa --qf '%{NAME} %{VERSION}\\n' 'opennebula*' python3-pyone 2>/dev/null || true"
+        f"cat /etc/os-release; echo '{_MARK}deb'; {_DEB_QUERY}; "
+        f"echo '{_MARK}rpm'; {_RPM_QUERY}; true"
     ).stdout
+    text, _, rest = out.partition(f"{_MARK}deb\n")
+    deb, _, rpm = rest.partition(f"{_MARK}rpm\n")
+    if not text.strip():
+        raise PreconditionFailed(f"{node}: /etc/os-release is missing or empty")
+    plat = node.known["platform"] = _parse_platform(node, text)
+    return plat, (_parse_deb(deb) if plat.family == "deb" else _parse_rpm(rpm))
+
+
+def _parse_deb(out: str) -> dict[str, str]:
+    found = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) >= 3 and parts[2].startswith("ii"):
+            found[parts[0]] = parts[1].split("-", 1)[0]
+    return found
+
+
+def _parse_rpm(out: str) -> dict[str, str]:
     return dict(line.split()[:2] for line in out.splitlines() if len(line.split()) >= 2)
 
 

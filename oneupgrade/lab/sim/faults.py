@@ -6,9 +6,9 @@ import os
 import sys
 import time
 
-from . import raft, state
+from . import globs, raft, state
 
-# Imported where used (contextlib, fnmatch, signal): every simulated command imports
+# Imported where used (contextlib, ctypes, signal): every simulated command imports
 # this module and most never need them.
 TYPE_CHECKING = False  # typing costs ~10 ms per simulated command
 if TYPE_CHECKING:
@@ -110,9 +110,7 @@ def _word_match(token: str, word: str) -> bool:
         return True
     if not any(c in word for c in "*?["):
         return False
-    import fnmatch
-
-    return fnmatch.fnmatchcase(token, word)
+    return globs.matches(token, word)
 
 
 def matches(pattern: str, tokens: list[str]) -> bool:

@@ -48,15 +48,6 @@ def dump_json(obj: Any) -> str:
     return fastjson.dumps(obj, indent=2)
 
 
-def fnmatchcase(name: str, pattern: str) -> bool:
-    """`fnmatch.fnmatchcase`, importing fnmatch (and re, ~6 ms) only for a real pattern."""
-    if not any(c in pattern for c in "*?["):
-        return name == pattern
-    import fnmatch
-
-    return fnmatch.fnmatchcase(name, pattern)
-
-
 def escape(text: str) -> str:
     """XML character data (what xml.sax.saxutils.escape does, without importing urllib)."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

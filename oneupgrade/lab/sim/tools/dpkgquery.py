@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .. import catalogue, nodestate
-from .common import Fail, err, fnmatchcase, out
+from .. import catalogue, globs, nodestate
+from .common import Fail, err, out
 
 STATUS = {"ii": "install ok installed", "iF": "install ok half-configured"}
 DEFAULT_FMT = "${binary:Package}\t${Version}\n"
@@ -55,7 +55,7 @@ def select(patterns: list[str]) -> tuple[list[str], list[str]]:
     found: list[str] = []
     missing: list[str] = []
     for p in patterns:
-        hits = [n for n in names if fnmatchcase(n, p)]
+        hits = [n for n in names if globs.matches(n, p)]
         if not hits:
             missing.append(p)
         found += [h for h in hits if h not in found]

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import fnmatch
 import re
 
-from .. import catalogue, nodestate
+from .. import catalogue, globs, nodestate
 from .common import Fail, out
 
 
@@ -44,7 +43,7 @@ def run(tool: str, argv: list[str]) -> int:
     installed = nodestate.installed()
     if all_:
         for name in sorted(installed):
-            if not names or any(fnmatch.fnmatchcase(name, p) for p in names):
+            if not names or any(globs.matches(name, p) for p in names):
                 print(render(fmt, name, installed[name]["version"]), end="")
         return 0
     rc = 0

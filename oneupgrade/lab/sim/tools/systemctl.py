@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
-from .. import catalogue, nodestate, oned, paths, raft, state
-from .common import Fail, err, fnmatchcase, me, out
+from .. import catalogue, globs, nodestate, oned, paths, raft, state
+from .common import Fail, err, me, out
 
 TYPE_CHECKING = False  # typing costs ~10 ms per simulated command
 if TYPE_CHECKING:
@@ -39,7 +39,7 @@ def _expand(args: list[str], existing: list[str]) -> list[str]:
     out_: list[str] = []
     for a in args:
         if _glob(a):
-            out_ += [u for u in sorted(existing) if fnmatchcase(u, a) and u not in out_]
+            out_ += [u for u in sorted(existing) if globs.matches(u, a) and u not in out_]
         else:
             out_.append(unit_name(a))
     return out_
@@ -202,7 +202,7 @@ def _list_units(opts: list[str], patterns: list[str]) -> int:
         sub = sub_state(u, s)
         if types and not any(u.endswith("." + t) for t in types):
             continue
-        if patterns and not any(fnmatchcase(u, unit_name(p)) for p in patterns):
+        if patterns and not any(globs.matches(u, unit_name(p)) for p in patterns):
             continue
         if states:
             if s not in states and sub not in states:
@@ -236,7 +236,7 @@ def _list_unit_files(opts: list[str], patterns: list[str]) -> int:
     rows = [
         u
         for u in sorted(exist)
-        if not patterns or any(fnmatchcase(u, unit_name(p)) for p in patterns)
+        if not patterns or any(globs.matches(u, unit_name(p)) for p in patterns)
     ]
     legend = "--no-legend" not in opts
     w = max([len("UNIT FILE")] + [len(u) for u in rows])
