@@ -40,13 +40,13 @@ def add_fault(
     if not pattern.split():
         raise ValueError("empty fault pattern")
     rule = {"pattern": pattern, "times": times, "action": action, "exit_code": exit_code}
-    with state.mutate(shared) as st:
+    with state.mutate(shared, state.RULES) as st:
         st.setdefault("faults", {}).setdefault(node, []).append(rule)
         _mark_rules(shared, st)
 
 
 def clear_faults(shared: Path, node: str | None = None) -> None:
-    with state.mutate(shared) as st:
+    with state.mutate(shared, state.RULES) as st:
         if node is None:
             st["faults"] = {}
         else:
@@ -55,7 +55,7 @@ def clear_faults(shared: Path, node: str | None = None) -> None:
 
 
 def set_latencies(shared: Path, latencies: dict[str, float]) -> None:
-    with state.mutate(shared) as st:
+    with state.mutate(shared, state.RULES) as st:
         st["latencies"] = {str(k): float(v) for k, v in latencies.items()}
         _mark_rules(shared, st)
 
@@ -134,9 +134,9 @@ def is_pseudo(pattern: str, tool: str) -> bool:
 
 
 def snapshot() -> dict[str, Any] | None:
-    """The cluster state once for `take_fault` and `latency` (None: unreadable)."""
+    """The rules (faults, latencies) once for `take_fault` and `latency` (None: unreadable)."""
     try:
-        return state.load()
+        return state.load(name=state.RULES)
     except OSError:
         return None
 
@@ -154,7 +154,7 @@ def take_fault(
     rules = st.get("faults", {}).get(node, [])
     if not any(is_tool_rule(r["pattern"]) == tool and matches(r["pattern"], tokens) for r in rules):
         return None
-    with state.mutate() as st:
+    with state.mutate(name=state.RULES) as st:
         rules = st.get("faults", {}).get(node, [])
         for i, r in enumerate(rules):
             if is_tool_rule(r["pattern"]) == tool and matches(r["pattern"], tokens):

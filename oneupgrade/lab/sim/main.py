@@ -55,7 +55,7 @@ def main(tool: str, argv: list[str]) -> int:
         return 127
     tokens = command_words(tool, argv)
     node = str(paths.node().get("name", ""))
-    st = faults.snapshot()  # one read of the cluster state for faults and latencies
+    st = faults.snapshot()  # one read of the rules (faults and latencies)
     faults.current = st
     try:
         rule = faults.take_fault(node, tokens, tool=True, st=st)

@@ -20,6 +20,7 @@ def _local(upper: Path | None, name: str) -> Any:
 
 def status(shared: Path, uppers: dict[str, Path]) -> dict[str, Any]:
     st = state.load(shared)
+    rules = state.load(shared, state.RULES)
     now = time.time()
     rows = {r["NAME"]: r for r in raft.rows(st, now)}
     lead = raft.leader(st)
@@ -87,6 +88,6 @@ def status(shared: Path, uppers: dict[str, Path]) -> dict[str, Any]:
         "nodes": nodes,
         "hosts": hosts,
         "vms": vms,
-        "faults": st.get("faults", {}),
-        "latencies": st.get("latencies", {}),
+        "faults": rules.get("faults", {}),
+        "latencies": rules.get("latencies", {}),
     }

@@ -153,14 +153,12 @@ def seed_cluster(shared: Path, spec: ClusterSpec) -> None:
             n.name: nodestate.probe(initial_packages(spec, n), initial_units(spec, n))
             for n in spec.nodes
         },
-        "faults": {},
-        "latencies": {},
         "holds": {},
         "down": [],
     }
     if not db["data"]["servers"]:
         data["raft"]["term"] = 0
-    state.init_shared(shared, data)
+    state.init_shared(shared, data, {"faults": {}, "latencies": {}})
 
 
 def _db_copy(db: dict[str, Any]) -> dict[str, Any]:

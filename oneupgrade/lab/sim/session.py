@@ -21,7 +21,7 @@ def main() -> int:
         return 127
     tokens = cmd.split()
     node = str(paths.node().get("name", ""))
-    st = faults.snapshot()  # one read of the cluster state for faults and latencies
+    st = faults.snapshot()  # one read of the rules (faults and latencies)
     rule = faults.take_fault(node, tokens, tool=False, st=st)
     if rule is not None and rule["action"] == "exit":
         sys.stderr.write(f"simulated fault: {rule['pattern']}\n")

@@ -1,4 +1,9 @@
-"""Cluster state (shared/state.json) and node-local state, under one flock."""
+"""Cluster state (shared/state.json), the fault and latency rules (shared/rules.json)
+and node-local state, under one flock.
+
+The rules are a file of their own because every simulated command reads them, and
+most need nothing else of the cluster: the cluster state grows with its hosts
+(~180 KB at 200), the rules do not."""
 
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ if TYPE_CHECKING:
     from .paths import StrPath
 
 STATE = "state.json"
+RULES = "rules.json"
 LOCK = "lock"
 SHARED_FILE_MODE = 0o666
 SHARED_DIR_MODE = 0o777
@@ -56,30 +62,31 @@ class _flock:
                 fh.close()
 
 
-def load(shared: StrPath | None = None) -> dict[str, Any]:
-    """A consistent read-only snapshot (writes nothing)."""
+def load(shared: StrPath | None = None, name: str = STATE) -> dict[str, Any]:
+    """A consistent read-only snapshot of STATE or RULES (writes nothing)."""
     d = _dir(shared)
     with _flock(d, exclusive=False):
-        data = paths.read_json(os.path.join(d, STATE), {})
+        data = paths.read_json(os.path.join(d, name), {})
     assert isinstance(data, dict)
     return data
 
 
-def save(d: StrPath, data: dict[str, Any]) -> None:
+def save(d: StrPath, data: dict[str, Any], name: str = STATE) -> None:
     # Compact: written under the exclusive lock, and json's C encoder serves no indent
     # (with 50 hosts the indented form took ~4 ms of the lock holder's CPU, this ~1.5).
-    paths.write_json(os.path.join(d, STATE), data, SHARED_FILE_MODE, compact=True)
+    paths.write_json(os.path.join(d, name), data, SHARED_FILE_MODE, compact=True)
 
 
 class mutate:
-    """Read-modify-write the cluster state under the exclusive lock.
+    """Read-modify-write the cluster state (or the RULES) under the exclusive lock.
 
     The state is saved only if it changed (and the block raised nothing). Node-local
     state changes made inside the block are serialized by the same lock.
     """
 
-    def __init__(self, shared: StrPath | None = None) -> None:
+    def __init__(self, shared: StrPath | None = None, name: str = STATE) -> None:
         self.dir = _dir(shared)
+        self.name = name
         self.lock = _flock(self.dir, exclusive=True)
         self.data: dict[str, Any] = {}
         self.before = ""
@@ -87,7 +94,7 @@ class mutate:
     def __enter__(self) -> dict[str, Any]:
         self.lock.__enter__()
         try:
-            self.data = paths.read_json(os.path.join(self.dir, STATE), {})
+            self.data = paths.read_json(os.path.join(self.dir, self.name), {})
             self.before = repr(self.data)
         except BaseException:
             self.lock.__exit__(None, None, None)
@@ -102,12 +109,12 @@ class mutate:
     ) -> None:
         try:
             if exc_type is None and repr(self.data) != self.before:
-                save(self.dir, self.data)
+                save(self.dir, self.data, self.name)
         finally:
             self.lock.__exit__(exc_type, exc, tb)
 
 
-def init_shared(shared: StrPath, data: dict[str, Any]) -> None:
+def init_shared(shared: StrPath, data: dict[str, Any], rules: dict[str, Any]) -> None:
     os.makedirs(shared, exist_ok=True)
     os.chmod(shared, SHARED_DIR_MODE)
     lock = os.path.join(shared, LOCK)
@@ -115,6 +122,7 @@ def init_shared(shared: StrPath, data: dict[str, Any]) -> None:
     os.chmod(lock, SHARED_FILE_MODE)
     with _flock(shared, exclusive=True):
         save(shared, data)
+        save(shared, rules, RULES)
 
 
 # ------------------------------------------------------------------ node-local
