@@ -103,6 +103,13 @@ class Journal:
             self.facts[key] = value
             self.save()
 
+    def remember_all(self, facts: dict[str, Any]) -> None:
+        """Record several facts with one save (one per node of hundreds)."""
+        with self._lock:
+            self.facts.update(facts)
+            if facts:
+                self.save()
+
     def remember_once(self, key: str, value: Any) -> Any:
         """Record a fact unless the campaign already holds it; return the kept value.
 

@@ -30,21 +30,29 @@ MIN_SECRET_LENGTH = 4
 
 _VALUE = r"""(?:"[^"\n]*"|'[^'\n]*'|[^\s"',;&|]+)"""
 
-# (pattern, replacement) pairs; replacements keep the label and hide the value.
-_BUILTIN: tuple[tuple[re.Pattern[str], str], ...] = (
+# (clue, pattern, replacement): the pattern can only match a text whose case-folded
+# form holds the clue (casefold, not lower: (?i) also matches the long s "ſ" as "s").
+# Most outputs hold none, and a substring test is far cheaper than the search.
+# Replacements keep the label and hide the value.
+_BUILTIN: tuple[tuple[str, re.Pattern[str], str], ...] = (
     # scheme://user:password@host and scheme://token@host
-    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^\s/@'\"]+@"), r"\1" + MASK + "@"),
+    ("://", re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^\s/@'\"]+@"), r"\1" + MASK + "@"),
     # Authorization: Basic xxx / Bearer xxx (to the end of the header value)
-    (re.compile(r"(?i)\b((?:proxy-)?authorization\s*[:=]\s*)[^\r\n'\"]+"), r"\1" + MASK),
+    (
+        "authorization",
+        re.compile(r"(?i)\b((?:proxy-)?authorization\s*[:=]\s*)[^\r\n'\"]+"),
+        r"\1" + MASK,
+    ),
     # password x | --password=x | passwd: x | DB_PASSWD="x" | "password": "x"
     (
+        "passw",
         re.compile(
             r"(?i)(\b[\w-]*?(?:password|passwd)\w*['\"]?(?:[ \t]*[:=][ \t]*|[ \t]+))" + _VALUE,
         ),
         r"\1" + MASK,
     ),
     # mysql-style -p'x' / -p"x" (a quote right after -p: never an option like mkdir -p)
-    (re.compile(r"""(?<![\w-])(-p)(["'])[^"'\n]*\2"""), r"\1\2" + MASK + r"\2"),
+    ("-p", re.compile(r"""(?<![\w-])(-p)(["'])[^"'\n]*\2"""), r"\1\2" + MASK + r"\2"),
 )
 
 
@@ -81,8 +89,10 @@ class Redactor:
             text = secret_re.sub(MASK, text)
         for pattern in self._patterns:
             text = pattern.sub(_mask_nonempty, text)
-        for pattern, replacement in _BUILTIN:
-            text = pattern.sub(replacement, text)
+        folded = text.casefold()
+        for clue, pattern, replacement in _BUILTIN:
+            if clue in folded:
+                text = pattern.sub(replacement, text)
         return text
 
     __call__ = redact

@@ -87,9 +87,10 @@ def test_every_hypervisor_is_upgraded_and_enabled_again(cluster: Cluster) -> Non
     cli.set_hosts(leader, "enable", to_enable)
     if not cluster.dry_run:
         failures.update(_wait_monitored(cluster, upgraded, before))
-    for node in upgraded:
-        if node.name not in failures and not cluster.dry_run:
-            journal.remember(f"hypervisor_done/{node}", True)
+    if not cluster.dry_run:
+        journal.remember_all(
+            {f"hypervisor_done/{n}": True for n in upgraded if n.name not in failures}
+        )
     if failures:
         raise NodesFailed(failures, [n.name for n in upgraded if n.name not in failures])
     left = [n.name for n in cluster.hypervisors if not journal.fact(f"hypervisor_done/{n}")]

@@ -49,3 +49,17 @@ def test_saves_leave_no_temporary_files(tmp_path: Path) -> None:
         journal.remember(f"k{i}", i)
     assert [p.name for p in tmp_path.iterdir()] == ["j.json"]
     assert json.loads((tmp_path / "j.json").read_text())["campaign"]["facts"]["k4"] == 4
+
+
+def test_the_file_has_one_line_per_step_and_fact(tmp_path: Path) -> None:
+    journal = Journal.load(tmp_path / "j.json")
+    journal.start_campaign("c", "6.10.5", "7.0", "run1")
+    journal.remember_all({f"hypervisor_done/hv{i}": True for i in range(3)})
+    journal.remember("db_backup/fe1", {"path": "/var/lib/one/x.sql", "sha256": "ab"})
+    journal.record_step("test_09::t", "passed", "run1", 0.0, 1.0)
+    text = (tmp_path / "j.json").read_text()
+    lines = text.splitlines()
+    assert '   "hypervisor_done/hv1": true,' in lines
+    assert '   "db_backup/fe1": {"path":"/var/lib/one/x.sql","sha256":"ab"},' in lines
+    assert any(line.startswith('   "test_09::t": {"duration":1.0') for line in lines)
+    assert Journal.load(tmp_path / "j.json").data == journal.data

@@ -66,6 +66,10 @@ def test_pattern_that_matches_empty_does_not_spray() -> None:
         ('mysql -p"hunter2" one', f'mysql -p"{MASK}" one'),
         ("Authorization: Bearer abc.def", f"Authorization: {MASK}"),
         ("curl -H 'Authorization: Basic dXNlcjpwYXNz' x", f"curl -H 'Authorization: {MASK}' x"),
+        # the regexes match case-insensitively, Unicode's case folding included
+        ("PASSWORD hunter2", f"PASSWORD {MASK}"),
+        ("DB_PAſſWD=hunter2", f"DB_PAſſWD={MASK}"),
+        ("PROXY-AUTHORIZATION: Basic x", f"PROXY-AUTHORIZATION: {MASK}"),
     ],
 )
 def test_builtin_forms(text: str, expected: str) -> None:
