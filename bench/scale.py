@@ -19,7 +19,9 @@ Printed:
   falls in it (steps 4 to 8);
 - connections: SSH connections the run opened (its `connections` audit event);
 - commands: commands executed, per step the slowest;
-- peak RSS of the pytest process (getrusage of the waited-for children).
+- peak RSS of the pytest process (getrusage of the waited-for children);
+- the controller's CPU time, and the wall time before the first command (pytest
+  start-up, collection, the connections) and after the last (report, exit).
 The last line is exactly
 `overhead ratio R wall W s critical path C s downtime D s connections N`.
 
