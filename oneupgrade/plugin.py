@@ -16,7 +16,7 @@ import socket
 import time
 from collections.abc import Generator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from pytest_dependency import DependencyManager
@@ -247,6 +247,10 @@ class RunbookSession:
         self.satisfied: dict[str, str] = {}
         self.resume_note = ""
         self._worst: dict[str, str] = {}
+        # The phase the current item is in, and since when (None between items); the item
+        # a Ctrl-C stopped, reported by pytest_keyboard_interrupt.
+        self._phase: tuple[Literal["setup", "call", "teardown"], float] | None = None
+        self._interrupted: pytest.Item | None = None
         self.started = time.time()
         self.run_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(self.started))
         base = config.getoption("report_dir") or str(Path(config.rootpath) / "reports")
@@ -371,6 +375,7 @@ class RunbookSession:
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         self.current = item
+        self._phase = ("setup", time.time())
         step = step_of(item)
         self.recorder.begin(item.nodeid, step[0] if step else None, item.name)
         if self.failed is not None and step_of(item) is not None:
@@ -378,6 +383,14 @@ class RunbookSession:
         if step is not None and not self.dry_run:
             # A run killed inside this step leaves it "running": not passed, so --lf redoes it.
             self.journal.record_step(step_id(item), "running", self.run_id, time.time(), 0.0)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> None:
+        self._phase = ("call", time.time())
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_teardown(self, item: pytest.Item) -> None:
+        self._phase = ("teardown", time.time())
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(
@@ -398,6 +411,10 @@ class RunbookSession:
             where = f" on {node_of(item)}" if node_of(item) else ""
             self.failed = f"step {step[0]} '{step[1]}' failed{where} ({item.name}): {_gist(rep)}"
             self.recorder.halted(self.failed)
+        if call.when == "teardown":
+            self._phase = None  # the item's reports are all made
+        if item is self._interrupted:
+            return rep  # journaled by pytest_keyboard_interrupt
         if call.when == "teardown" or rep.failed or (rep.skipped and call.when == "setup"):
             self._journal(item, rep)
         return rep
@@ -454,6 +471,30 @@ class RunbookSession:
                 )
             self.failed = self.failed or f"interrupted during {item.name}"
             self.recorder.halted(f"interrupted during {item.nodeid}")
+        if item is not None and step_of(item) is not None and self._phase is not None:
+            self._report_interrupted(item, *self._phase)
+
+    def _report_interrupted(
+        self, item: pytest.Item, when: Literal["setup", "call", "teardown"], since: float
+    ) -> None:
+        """pytest makes no report for a test stopped half way: this one's row in the
+        HTML report, with the commands it ran before the interrupt."""
+        self._interrupted = item
+
+        def interrupted() -> None:
+            raise RunbookError(
+                f"interrupted (Ctrl-C) during its {when}: the commands it ran are below; "
+                "--lf runs the step again"
+            )
+
+        call = pytest.CallInfo.from_call(interrupted, when=when)
+        rep: pytest.TestReport = item.ihook.pytest_runtest_makereport(item=item, call=call)
+        rep.duration = time.time() - since
+        item.ihook.pytest_runtest_logreport(report=rep)
+        if when != "teardown":  # pytest-html writes a test's row at its teardown report
+            done = pytest.CallInfo.from_call(lambda: None, when="teardown")
+            end = item.ihook.pytest_runtest_makereport(item=item, call=done)
+            item.ihook.pytest_runtest_logreport(report=end)
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         self.cluster.close()

@@ -1,6 +1,9 @@
 """Faults during the upgrade: stop before harm or complete, say what happened, lose nothing."""
 
+import html
+import json
 import os
+import re
 import signal
 import time
 from pathlib import Path
@@ -9,6 +12,7 @@ from typing import Any
 import yaml
 
 from oneupgrade.lab import Lab
+from oneupgrade.report import read_report
 from tests.e2e.conftest import LabFactory
 from tests.e2e.runner import (
     assert_healthy_at,
@@ -21,6 +25,8 @@ from tests.e2e.runner import (
     wait_for_step,
     zone,
 )
+
+UPGRADE_FOLLOWERS = "runbook/test_05_upgrade_the_followers.py::test_every_follower_is_upgraded"
 
 
 def _inventory(lab: Lab, name: str, **ssh: Any) -> Path:
@@ -216,7 +222,23 @@ def test_ctrl_c_writes_report_and_journal_and_lf_continues(
     steps = journal_steps(report_dir)
     interrupted = [sid for sid, e in steps.items() if e["outcome"] == "interrupted"]
     assert any("test_05" in sid for sid in interrupted), steps
-    assert list(report_dir.glob("*/*.html")), "no report was written"
+    reports = list(report_dir.glob("*/*.html"))
+    assert reports, "no report was written"
+    # the interrupted step has its row, saying so, with the commands it had run
+    rows = {r["testId"]: r for rs in read_report(reports[0])["tests"].values() for r in rs}
+    row = rows[UPGRADE_FOLLOWERS]
+    assert row["result"] == "Failed"
+    assert "interrupted (Ctrl-C) during its call" in row["log"]
+    extras = " ".join(e["content"] for e in row["extras"])
+    shown = {(n, html.unescape(c)) for n, c in re.findall(r"<code>(fe\d)\$ (.*?)</code>", extras)}
+    log = reports[0].with_suffix(".jsonl").read_text().splitlines()
+    audited = {
+        (r["node"], r["command"])
+        for r in map(json.loads, log)
+        if r["kind"] == "command" and "test_every_follower_is_upgraded" in r["step"]
+    }
+    assert shown, extras[-2000:]
+    assert shown <= audited, shown - audited
     time.sleep(4)  # the followers' interrupted upgrade finishes on the nodes
     resumed = run_runbook(lab, report_dir, "--lf")
     assert resumed.returncode == 0, resumed.output
