@@ -41,6 +41,8 @@ class Cluster:
     on_progress: Callable[[str, str, int, int], None] | None = field(default=None, repr=False)
     # builds the Node of a hypervisor read from OpenNebula (`hypervisors: discover`)
     node_factory: Callable[[Host], Node] | None = field(default=None, repr=False)
+    # set by `interrupt`; every node's commands check it before they start
+    halt: threading.Event = field(default_factory=threading.Event, repr=False)
     _pool: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
 
     def add_discovered(self, found: list[dict[str, str]]) -> list[Node]:
@@ -169,6 +171,29 @@ class Cluster:
                 report(kind, node.name, count, total)
 
         return run
+
+    def interrupt(self) -> dict[str, str]:
+        """Ctrl-C: no command starts from now on and node work not yet begun is dropped.
+
+        Returns the commands still executing, by node: each runs to its end on its node
+        whatever this side does (see `settle`)."""
+        self.halt.set()
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+        return {n.name: n.running for n in self.nodes.values() if n.running is not None}
+
+    def settle(self) -> None:
+        """After `interrupt`: wait for the commands still executing, so that the report
+        and the audit log have their outcome. A second Ctrl-C stops waiting: the
+        connections are closed, which ends the commands' channels (not the commands)."""
+        if self._pool is None:
+            return
+        try:
+            self._pool.shutdown(wait=True)
+        except KeyboardInterrupt:
+            for node in self.nodes.values():
+                node.close()
+            self._pool.shutdown(wait=True)
 
     def close(self) -> None:
         if self._pool is not None:

@@ -56,6 +56,14 @@ class ConnectionLost(CommandFailed):
         self.args = (f"{result.node}: connection lost during\n  $ {result.command}\n  {what}",)
 
 
+class Interrupted(RunbookError):
+    """The run was interrupted (Ctrl-C): from then on no command starts."""
+
+    def __init__(self, node: str) -> None:
+        super().__init__(f"{node}: command not started: the run was interrupted")
+        self.node = node
+
+
 class PreconditionFailed(RunbookError):
     """The cluster is not in a state the procedure may start or go on from."""
 

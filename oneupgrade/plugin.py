@@ -305,7 +305,12 @@ class RunbookSession:
 
     def _node(self, host: Host) -> Node:
         return Node(
-            host, self.inventory.ssh, self._observe, self.dry_run, self.recorder.become_password
+            host,
+            self.inventory.ssh,
+            self._observe,
+            self.dry_run,
+            self.recorder.become_password,
+            halt=self.cluster.halt,
         )
 
     def _observe(self, result: CommandResult, error: str | None) -> None:
@@ -456,6 +461,20 @@ class RunbookSession:
             self.recorder.step_outcome(item.nodeid, worst, reason, rep.duration)
 
     def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        running = self.cluster.interrupt()
+        if running:
+            redact = self.recorder.redactor.redact
+            lines = [f"  {node}$ {report.one_line(redact(cmd))}" for node, cmd in running.items()]
+            self.recorder.event("interrupted", running={n: redact(c) for n, c in running.items()})
+            terminal = self.config.pluginmanager.get_plugin("terminalreporter")
+            if terminal is not None:
+                terminal.write_line(
+                    "INTERRUPTED: no further command will start. Waiting for the "
+                    f"{len(running)} command(s) still running (they run to their end on the "
+                    "nodes anyway; their outcome goes to the audit log); Ctrl-C again to stop "
+                    "waiting:\n" + "\n".join(lines)
+                )
+            self.cluster.settle()
         item = self.current
         if item is not None and step_of(item) is not None and not self.dry_run:
             sid = step_id(item)

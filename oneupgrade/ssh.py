@@ -36,6 +36,7 @@ from oneupgrade.errors import (
     ConnectionFailed,
     ConnectionLost,
     HostKeyRejected,
+    Interrupted,
     RunbookError,
 )
 from oneupgrade.inventory import Host, SshSettings
@@ -104,6 +105,10 @@ class Node:
     _planned_files: dict[str, str] = field(default_factory=dict, init=False, repr=False)
     # What does not change while the runbook runs (the OS), read once per run.
     known: dict[str, object] = field(default_factory=dict, init=False, repr=False)
+    # Set on Ctrl-C: no command starts any more (the cluster's, shared by every node).
+    halt: threading.Event | None = field(default=None, repr=False)
+    # The command executing now (None between commands): what a Ctrl-C waits for.
+    running: str | None = field(default=None, init=False, repr=False)
 
     @property
     def name(self) -> str:
@@ -248,10 +253,12 @@ class Node:
         """
         deadline = timeout if timeout is not None else self.settings.command_timeout
         started = time.time()
+        self._check_halt()
         if mutating and self.dry_run:
             result = CommandResult(self.name, command, 0, "", "", started, 0.0, True, True)
             self._observe(result, None)
             return result
+        self.running = command
         try:
             try:
                 status, out, err = self._exec(command, deadline, user, stdin)
@@ -272,6 +279,13 @@ class Node:
             result = self._result(command, -1, exc.out, exc.err, started, mutating)
             self._observe(result, "connection lost")
             raise ConnectionLost(result, mutating) from None
+        except KeyboardInterrupt:
+            # Ctrl-C while this thread waited: the command goes on on the node, unwatched.
+            result = self._result(command, -1, b"", b"", started, mutating)
+            self._observe(result, "interrupted (Ctrl-C) while it ran; it runs on on the node")
+            raise
+        finally:
+            self.running = None
         if status == 124 and time.time() - started >= deadline:
             result = self._result(command, status, out, err, started, mutating)
             self._observe(result, f"timed out after {deadline:g} s")
@@ -316,7 +330,12 @@ class Node:
             inner = f"sudo {flags} -- sh -c {shlex.quote(inner)}"
         return inner
 
+    def _check_halt(self) -> None:
+        if self.halt is not None and self.halt.is_set():
+            raise Interrupted(self.name)
+
     def _channel(self) -> paramiko.Channel:
+        self._check_halt()  # also before the retry of a read-only probe on a new connection
         if self._client is None or not self._is_active(self._client):
             self.connect()
         assert self._client is not None

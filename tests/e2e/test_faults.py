@@ -214,6 +214,7 @@ def test_ctrl_c_writes_report_and_journal_and_lf_continues(
     try:
         wait_for_step(report_dir, "test_05", "running")
         time.sleep(0.5)
+        interrupted_at = time.time()
         os.killpg(proc.pid, signal.SIGINT)
         proc.wait(timeout=120)
     finally:
@@ -239,6 +240,11 @@ def test_ctrl_c_writes_report_and_journal_and_lf_continues(
     }
     assert shown, extras[-2000:]
     assert shown <= audited, shown - audited
+    # no command started after Ctrl-C (the followers' work stopped), and none was lost
+    commands = [r for r in map(json.loads, log) if r["kind"] == "command"]
+    late = [(r["node"], r["command"]) for r in commands if r["started"] > interrupted_at + 0.5]
+    assert late == [], late
+    assert len(shown) == len(audited)
     time.sleep(4)  # the followers' interrupted upgrade finishes on the nodes
     resumed = run_runbook(lab, report_dir, "--lf")
     assert resumed.returncode == 0, resumed.output
