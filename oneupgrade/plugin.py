@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import getpass
 import os
+import signal
 import socket
+import threading
 import time
 from collections.abc import Generator
 from pathlib import Path
@@ -151,6 +153,7 @@ def _become_password(config: pytest.Config, inventory: Inventory) -> str | None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     runbook = config.stash.get(session_key, None)
     if runbook is not None:
+        runbook.restore_signals()
         config.pluginmanager.unregister(runbook)
     html_report = config.pluginmanager.get_plugin("oneupgrade-report")
     if html_report is not None:
@@ -251,6 +254,9 @@ class RunbookSession:
         # a Ctrl-C stopped, reported by pytest_keyboard_interrupt.
         self._phase: tuple[Literal["setup", "call", "teardown"], float] | None = None
         self._interrupted: pytest.Item | None = None
+        # What interrupted the run: Ctrl-C, or a signal handled as one (see stop_on_signals).
+        self.stopped_by = "Ctrl-C"
+        self._signals: dict[int, Any] = {}
         self.started = time.time()
         self.run_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(self.started))
         base = config.getoption("report_dir") or str(Path(config.rootpath) / "reports")
@@ -460,6 +466,29 @@ class RunbookSession:
         if rep.when == "teardown" or outcome != "passed":
             self.recorder.step_outcome(item.nodeid, worst, reason, rep.duration)
 
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        self.stop_on_signals()
+
+    def stop_on_signals(self) -> None:
+        """SIGTERM (a service manager, `kill`) and SIGHUP (the operator's terminal or SSH
+        session gone) stop the run as Ctrl-C does: no command starts, the ones running
+        are waited for, the journal, the report and the audit log are written. Python's
+        default would end the process at once, mid-step."""
+        if threading.current_thread() is not threading.main_thread():
+            return
+
+        def stop(signum: int, frame: object) -> None:
+            self.stopped_by = signal.Signals(signum).name
+            raise KeyboardInterrupt
+
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            self._signals[signum] = signal.signal(signum, stop)
+
+    def restore_signals(self) -> None:
+        for signum, handler in self._signals.items():
+            signal.signal(signum, handler)
+        self._signals.clear()
+
     def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
         running = self.cluster.interrupt()
         if running:
@@ -469,10 +498,10 @@ class RunbookSession:
             terminal = self.config.pluginmanager.get_plugin("terminalreporter")
             if terminal is not None:
                 terminal.write_line(
-                    "INTERRUPTED: no further command will start. Waiting for the "
-                    f"{len(running)} command(s) still running (they run to their end on the "
-                    "nodes anyway; their outcome goes to the audit log); Ctrl-C again to stop "
-                    "waiting:\n" + "\n".join(lines)
+                    f"INTERRUPTED ({self.stopped_by}): no further command will start. "
+                    f"Waiting for the {len(running)} command(s) still running (they run to "
+                    "their end on the nodes anyway; their outcome goes to the audit log); "
+                    "Ctrl-C again to stop waiting:\n" + "\n".join(lines)
                 )
             self.cluster.settle()
         item = self.current
@@ -486,10 +515,10 @@ class RunbookSession:
                     self.run_id,
                     entry["started"],
                     time.time() - entry["started"],
-                    "interrupted (Ctrl-C)",
+                    f"interrupted ({self.stopped_by})",
                 )
-            self.failed = self.failed or f"interrupted during {item.name}"
-            self.recorder.halted(f"interrupted during {item.nodeid}")
+            self.failed = self.failed or f"interrupted ({self.stopped_by}) during {item.name}"
+            self.recorder.halted(f"interrupted ({self.stopped_by}) during {item.nodeid}")
         if item is not None and step_of(item) is not None and self._phase is not None:
             self._report_interrupted(item, *self._phase)
 
@@ -502,7 +531,8 @@ class RunbookSession:
 
         def interrupted() -> None:
             raise RunbookError(
-                f"interrupted (Ctrl-C) during its {when}: the commands it ran are below; "
+                f"interrupted ({self.stopped_by}) during its {when}: the commands it ran are "
+                "below; "
                 "--lf runs the step again"
             )
 

@@ -280,9 +280,10 @@ class Node:
             self._observe(result, "connection lost")
             raise ConnectionLost(result, mutating) from None
         except KeyboardInterrupt:
-            # Ctrl-C while this thread waited: the command goes on on the node, unwatched.
+            # Ctrl-C (or SIGTERM, SIGHUP) while this thread waited: the command goes on on
+            # the node, unwatched.
             result = self._result(command, -1, b"", b"", started, mutating)
-            self._observe(result, "interrupted (Ctrl-C) while it ran; it runs on on the node")
+            self._observe(result, "interrupted while it ran; it runs on on the node")
             raise
         finally:
             self.running = None

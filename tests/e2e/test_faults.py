@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from oneupgrade.lab import Lab
@@ -205,8 +206,13 @@ def test_a_hypervisor_down_in_step_9_fails_naming_it_and_lf_finishes(
     assert_healthy_at(lab, "7.0", ids, enabled)
 
 
-def test_ctrl_c_writes_report_and_journal_and_lf_continues(
-    make_lab: LabFactory, report_dir: Path
+@pytest.mark.parametrize(
+    ("signum", "said"),
+    [(signal.SIGINT, "Ctrl-C"), (signal.SIGTERM, "SIGTERM")],
+    ids=["int", "term"],
+)
+def test_ctrl_c_or_sigterm_stops_writes_report_and_journal_and_lf_continues(
+    make_lab: LabFactory, report_dir: Path, signum: signal.Signals, said: str
 ) -> None:
     lab = make_lab(frontends=3, hypervisors=1, latencies={"onedb upgrade": 3.0})
     ids, enabled = state_before(lab)
@@ -215,7 +221,7 @@ def test_ctrl_c_writes_report_and_journal_and_lf_continues(
         wait_for_step(report_dir, "test_05", "running")
         time.sleep(0.5)
         interrupted_at = time.time()
-        os.killpg(proc.pid, signal.SIGINT)
+        os.killpg(proc.pid, signum)
         proc.wait(timeout=120)
     finally:
         if proc.poll() is None:
@@ -229,7 +235,7 @@ def test_ctrl_c_writes_report_and_journal_and_lf_continues(
     rows = {r["testId"]: r for rs in read_report(reports[0])["tests"].values() for r in rs}
     row = rows[UPGRADE_FOLLOWERS]
     assert row["result"] == "Failed"
-    assert "interrupted (Ctrl-C) during its call" in row["log"]
+    assert f"interrupted ({said}) during its call" in row["log"]
     extras = " ".join(e["content"] for e in row["extras"])
     shown = {(n, html.unescape(c)) for n, c in re.findall(r"<code>(fe\d)\$ (.*?)</code>", extras)}
     log = reports[0].with_suffix(".jsonl").read_text().splitlines()
