@@ -491,21 +491,10 @@ class RunbookSession:
 
     def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
         running = self.cluster.interrupt()
-        if running:
-            redact = self.recorder.redactor.redact
-            lines = [f"  {node}$ {report.one_line(redact(cmd))}" for node, cmd in running.items()]
-            self.recorder.event("interrupted", running={n: redact(c) for n, c in running.items()})
-            terminal = self.config.pluginmanager.get_plugin("terminalreporter")
-            if terminal is not None:
-                terminal.write_line(
-                    f"INTERRUPTED ({self.stopped_by}): no further command will start. "
-                    f"Waiting for the {len(running)} command(s) still running (they run to "
-                    "their end on the nodes anyway; their outcome goes to the audit log); "
-                    "Ctrl-C again to stop waiting:\n" + "\n".join(lines)
-                )
-            self.cluster.settle()
         item = self.current
-        if item is not None and step_of(item) is not None and not self.dry_run:
+        in_step = item is not None and step_of(item) is not None
+        # The journal first: the wait below may be long, and a SIGKILL may end it.
+        if item is not None and in_step and not self.dry_run:
             sid = step_id(item)
             entry = self.journal.step(sid)
             if entry is not None and entry["outcome"] == "running":
@@ -517,10 +506,30 @@ class RunbookSession:
                     time.time() - entry["started"],
                     f"interrupted ({self.stopped_by})",
                 )
+        if item is not None and in_step:
             self.failed = self.failed or f"interrupted ({self.stopped_by}) during {item.name}"
             self.recorder.halted(f"interrupted ({self.stopped_by}) during {item.nodeid}")
-        if item is not None and step_of(item) is not None and self._phase is not None:
+        if running:
+            redact = self.recorder.redactor.redact
+            self.recorder.event("interrupted", running={n: redact(c) for n, c in running.items()})
+            lines = [f"  {node}$ {report.one_line(redact(cmd))}" for node, cmd in running.items()]
+            self._tell(
+                f"INTERRUPTED ({self.stopped_by}): no further command will start. "
+                f"Waiting for the {len(running)} command(s) still running (they run to "
+                "their end on the nodes anyway; their outcome goes to the audit log); "
+                "Ctrl-C again to stop waiting:\n" + "\n".join(lines)
+            )
+            self.cluster.settle()
+        if item is not None and in_step and self._phase is not None:
             self._report_interrupted(item, *self._phase)
+
+    def _tell(self, text: str) -> None:
+        terminal = self.config.pluginmanager.get_plugin("terminalreporter")
+        try:
+            if terminal is not None:
+                terminal.write_line(text)
+        except OSError:
+            pass  # the terminal is gone (SIGHUP): the audit log has it
 
     def _report_interrupted(
         self, item: pytest.Item, when: Literal["setup", "call", "teardown"], since: float
