@@ -24,7 +24,7 @@ import pytest
 from pytest_dependency import DependencyManager
 from pytest_html import extras as html_extras
 
-from oneupgrade import report
+from oneupgrade import report, runlock
 from oneupgrade.cluster import Cluster
 from oneupgrade.errors import RunbookError
 from oneupgrade.inventory import (
@@ -122,7 +122,10 @@ def pytest_configure(config: pytest.Config) -> None:
         lfplugin = config.pluginmanager.get_plugin("lfplugin")
         if lfplugin is not None:
             lfplugin.active = False
-    runbook = RunbookSession(config, inventory, resume=resume)
+    try:
+        runbook = RunbookSession(config, inventory, resume=resume)
+    except runlock.RunLocked as exc:
+        raise pytest.UsageError(str(exc)) from None
     config.stash[session_key] = runbook
     config.pluginmanager.register(runbook, "oneupgrade-runbook")
     if config.pluginmanager.hasplugin("html"):
@@ -154,6 +157,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     runbook = config.stash.get(session_key, None)
     if runbook is not None:
         runbook.restore_signals()
+        runbook.lock.close()
         config.pluginmanager.unregister(runbook)
     html_report = config.pluginmanager.get_plugin("oneupgrade-report")
     if html_report is not None:
@@ -262,6 +266,8 @@ class RunbookSession:
         base = config.getoption("report_dir") or str(Path(config.rootpath) / "reports")
         self.report_dir = Path(base) / inventory.cluster
         self.report_dir.mkdir(parents=True, exist_ok=True)
+        # before anything is claimed or read: a refused run leaves no trace
+        self.lock = runlock.acquire(self.report_dir, inventory.cluster, self.run_id)
         self.dry_run: bool = config.getoption("dry_run")
         suffix = "-dry-run" if self.dry_run else ""
         own_html = not config.getoption("htmlpath", None)

@@ -256,3 +256,25 @@ def test_ctrl_c_or_sigterm_stops_writes_report_and_journal_and_lf_continues(
     assert resumed.returncode == 0, resumed.output
     assert_healthy_at(lab, "7.0", ids, enabled)
     assert sh(lab, "fe1", "echo ok").strip() == "ok"
+
+
+def test_a_second_run_against_the_same_cluster_is_refused_while_one_runs(
+    make_lab: LabFactory, report_dir: Path
+) -> None:
+    lab = make_lab(frontends=3, hypervisors=1, latencies={"onedb upgrade": 3.0})
+    ids, enabled = state_before(lab)
+    proc = start_runbook(lab, report_dir)
+    try:
+        wait_for_step(report_dir, "test_04", "running")
+        files = set(report_dir.glob("*/*"))
+        second = run_runbook(lab, report_dir)
+        created = set(report_dir.glob("*/*")) - files
+        assert proc.wait(timeout=120) == 0
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert second.returncode == 4, second.output
+    assert "another run against cluster" in second.output
+    assert "Traceback" not in second.output
+    assert created == set()  # no report claimed, no audit log
+    assert_healthy_at(lab, "7.0", ids, enabled)
