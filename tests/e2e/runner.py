@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -150,6 +154,18 @@ def assert_healthy_at(
             assert host["STATE"] == "2", f"{host['NAME']} is {host['STATE']}, not MONITORED"
         else:
             assert host["STATE"] in ("4", "8"), f"{host['NAME']} was not enabled before"
+
+
+@contextmanager
+def runbook_in_background(lab: Lab, report_dir: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """`start_runbook`, killed (SIGKILL to its group) if still running when the block ends."""
+    proc = start_runbook(lab, report_dir)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
 
 
 def start_runbook(lab: Lab, report_dir: Path) -> subprocess.Popen[bytes]:

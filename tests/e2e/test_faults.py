@@ -20,8 +20,8 @@ from tests.e2e.runner import (
     journal_steps,
     package_version,
     run_runbook,
+    runbook_in_background,
     sh,
-    start_runbook,
     state_before,
     wait_for_step,
     zone,
@@ -167,14 +167,10 @@ def test_leadership_moving_during_step_8_is_judged_correctly(
 ) -> None:
     lab = make_lab(frontends=3, hypervisors=1, latencies={"onezone show": 0.5})
     ids, enabled = state_before(lab)
-    proc = start_runbook(lab, report_dir)
-    try:
+    with runbook_in_background(lab, report_dir) as proc:
         wait_for_step(report_dir, "test_08", "running")
         lab.elect("fe2")
         assert proc.wait(timeout=300) == 0
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
     leaders = [s["NAME"] for s in zone(lab)["SERVER_POOL"]["SERVER"] if s["STATE"] == "3"]
     assert leaders == ["fe2"]
     assert_healthy_at(lab, "7.0", ids, enabled)
@@ -185,14 +181,10 @@ def test_a_hypervisor_down_in_step_9_fails_naming_it_and_lf_finishes(
 ) -> None:
     lab = make_lab(frontends=1, hypervisors=3, latencies={"onezone show": 0.3})
     ids, enabled = state_before(lab)
-    proc = start_runbook(lab, report_dir)
-    try:
+    with runbook_in_background(lab, report_dir) as proc:
         wait_for_step(report_dir, "test_08", "running")
         lab.stop_node("hv2")
         assert proc.wait(timeout=300) == 1
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
     steps = journal_steps(report_dir)
     failed = [sid for sid, e in steps.items() if e["outcome"] == "failed"]
     assert any("test_09" in sid for sid in failed), failed
@@ -216,16 +208,12 @@ def test_ctrl_c_or_sigterm_stops_writes_report_and_journal_and_lf_continues(
 ) -> None:
     lab = make_lab(frontends=3, hypervisors=1, latencies={"onedb upgrade": 3.0})
     ids, enabled = state_before(lab)
-    proc = start_runbook(lab, report_dir)
-    try:
+    with runbook_in_background(lab, report_dir) as proc:
         wait_for_step(report_dir, "test_05", "running")
         time.sleep(0.5)
         interrupted_at = time.time()
         os.killpg(proc.pid, signum)
         proc.wait(timeout=120)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
     steps = journal_steps(report_dir)
     interrupted = [sid for sid, e in steps.items() if e["outcome"] == "interrupted"]
     assert any("test_05" in sid for sid in interrupted), steps
@@ -263,16 +251,12 @@ def test_a_second_run_against_the_same_cluster_is_refused_while_one_runs(
 ) -> None:
     lab = make_lab(frontends=3, hypervisors=1, latencies={"onedb upgrade": 3.0})
     ids, enabled = state_before(lab)
-    proc = start_runbook(lab, report_dir)
-    try:
+    with runbook_in_background(lab, report_dir) as proc:
         wait_for_step(report_dir, "test_04", "running")
         files = set(report_dir.glob("*/*"))
         second = run_runbook(lab, report_dir)
         created = set(report_dir.glob("*/*")) - files
         assert proc.wait(timeout=120) == 0
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
     assert second.returncode == 4, second.output
     assert "another run against cluster" in second.output
     assert "Traceback" not in second.output

@@ -3,7 +3,6 @@
 import hashlib
 import os
 import re
-import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ from tests.e2e.runner import (
     Run,
     assert_healthy_at,
     run_runbook,
-    start_runbook,
+    runbook_in_background,
     state_before,
     wait_for_step,
 )
@@ -89,13 +88,9 @@ def test_lf_completes_after_the_run_was_killed_in_step_5(
 ) -> None:
     lab = make_lab(frontends=3, hypervisors=1, latencies={"onedb upgrade": 2.0})
     ids, enabled = state_before(lab)
-    proc = start_runbook(lab, report_dir)
-    try:
+    with runbook_in_background(lab, report_dir):  # SIGKILLed as the block ends
         wait_for_step(report_dir, "test_05", "running")
         time.sleep(1.0)  # inside the followers' onedb upgrade
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
     time.sleep(3.0)  # what the killed run left running on the nodes finishes
     resumed = run_runbook(lab, report_dir, "--lf")
     assert resumed.returncode == 0, resumed.output
