@@ -7,6 +7,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from oneupgrade.lab import Lab
 from tests.e2e.conftest import LabFactory
 from tests.e2e.runner import (
@@ -80,6 +82,42 @@ def test_a_failed_hypervisor_is_the_only_work_lf_redoes(
     touched = {r["node"] for r in resumed.commands(mutating=True) if r["node"].startswith("hv")}
     assert touched == {"hv2"}
     assert _changes_in_steps(resumed, range(9)) == []
+    assert_healthy_at(lab, "7.0", ids, enabled)
+
+
+# A fault in each kind of work the steps do: the run stops in that step, names it, and
+# --lf completes the upgrade without redoing a change of the steps before it.
+FAULTS = [
+    ("fe2", "apt-get update", "exit", 3),  # the download before anything stops
+    ("fe1", "onecfg upgrade", "exit", 4),
+    ("fe1", "onedb fsck", "exit", 4),
+    ("fe2", "tar", "drop", 6),  # the configuration copy, its connection dropped
+    ("fe2", "systemctl start", "exit", 7),
+    ("fe1", "onezone enable", "exit", 9),
+    ("fe1", "onehost sync", "exit", 9),
+    ("hv2", "apt-get install", "drop", 9),
+    ("hv1", "systemctl restart", "exit", 9),
+    ("fe1", "onehost enable", "exit", 9),
+]
+
+
+@pytest.mark.parametrize(
+    ("node", "pattern", "action", "step"),
+    FAULTS,
+    ids=[f"{p.replace(' ', '-')}-{a}-{n}" for n, p, a, _ in FAULTS],
+)
+def test_a_fault_stops_its_step_and_lf_completes(
+    make_lab: LabFactory, report_dir: Path, node: str, pattern: str, action: str, step: int
+) -> None:
+    lab = make_lab(frontends=3, hypervisors=2)
+    ids, enabled = state_before(lab)
+    lab.fault(node, pattern, times=1, action=action)
+    first = run_runbook(lab, report_dir)
+    assert first.returncode == 1, first.output
+    assert re.search(rf"STOPPED: step {step} '[^']+' failed", first.output), first.output[-3000:]
+    resumed = run_runbook(lab, report_dir, "--lf")
+    assert resumed.returncode == 0, resumed.output
+    assert _changes_in_steps(resumed, range(step)) == []
     assert_healthy_at(lab, "7.0", ids, enabled)
 
 
