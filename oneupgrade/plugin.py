@@ -106,6 +106,10 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(exc)) from None
     if config.getoption("forks") < 1:
         raise pytest.UsageError("--forks must be at least 1")
+    for option in ("vm_timeout", "health_timeout"):
+        if not config.getoption(option) > 0:  # (also refuses nan)
+            name = "--" + option.replace("_", "-")
+            raise pytest.UsageError(f"{name} must be a number of seconds greater than 0")
     config.stash[inventory_key] = inventory
     if config.getoption("hypervisors") is not None:
         try:
@@ -126,6 +130,12 @@ def pytest_configure(config: pytest.Config) -> None:
         runbook = RunbookSession(config, inventory, resume=resume)
     except runlock.RunLocked as exc:
         raise pytest.UsageError(str(exc)) from None
+    except OSError as exc:  # the report directory: not creatable, not writable
+        where = exc.filename or config.getoption("report_dir") or "reports/"
+        raise pytest.UsageError(
+            f"cannot write the reports under {where}: {exc.strerror or exc}; "
+            "give a writable --report-dir"
+        ) from None
     config.stash[session_key] = runbook
     config.pluginmanager.register(runbook, "oneupgrade-runbook")
     if config.pluginmanager.hasplugin("html"):
