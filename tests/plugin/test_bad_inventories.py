@@ -1,5 +1,6 @@
-"""Bad inventories: one line naming file, line or key and the fix, a usage-error exit status,
-no traceback, and no connection opened (the nodes' addresses point at a listener here)."""
+"""Bad inventories and options: one line naming file, line or key and the fix, a usage-error
+exit status, no traceback, and no connection opened (the nodes' addresses point at a listener
+here)."""
 
 import socket
 import subprocess
@@ -105,17 +106,17 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("problem", "make", "named"), CASES, ids=[c[0] for c in CASES])
-def test_a_bad_inventory_is_refused_in_one_line(
-    tmp_path: Path, listener: socket.socket, problem: str, make: object, named: str
-) -> None:
+def _inventory(tmp_path: Path, text: str, key_mode: int = 0o600) -> Path:
     (tmp_path / "known_hosts").write_text("")
     (tmp_path / "key").write_text("not really a key\n")
-    (tmp_path / "key").chmod(0o600)
+    (tmp_path / "key").chmod(key_mode)
     inventory = tmp_path / "prod.yml"
-    assert callable(make)
-    inventory.write_text(make(_good(listener.getsockname()[1])))
-    result = subprocess.run(
+    inventory.write_text(text)
+    return inventory
+
+
+def _runbook(inventory: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         [
             sys.executable,
             "-m",
@@ -123,10 +124,9 @@ def test_a_bad_inventory_is_refused_in_one_line(
             "runbook/",
             "--inventory",
             str(inventory),
-            "--report-dir",
-            str(tmp_path / "reports"),
             "-p",
             "no:cacheprovider",
+            *args,
         ],
         cwd=ROOT,
         capture_output=True,
@@ -134,42 +134,62 @@ def test_a_bad_inventory_is_refused_in_one_line(
         timeout=120,
         check=False,
     )
+
+
+def _one_error(result: subprocess.CompletedProcess[str]) -> str:
+    """The refusal's single `ERROR:` line (exit status 4, no traceback)."""
     output = result.stdout + result.stderr
     assert result.returncode == 4, output
     errors = [line for line in result.stderr.splitlines() if line.startswith("ERROR:")]
     assert len(errors) == 1, output
-    assert str(inventory) in errors[0] or "prod.yml" in errors[0]
-    assert named in errors[0], errors[0]
     assert "Traceback" not in output
+    return errors[0]
+
+
+@pytest.mark.parametrize(("problem", "make", "named"), CASES, ids=[c[0] for c in CASES])
+def test_a_bad_inventory_is_refused_in_one_line(
+    tmp_path: Path, listener: socket.socket, problem: str, make: object, named: str
+) -> None:
+    assert callable(make)
+    inventory = _inventory(tmp_path, make(_good(listener.getsockname()[1])))
+    error = _one_error(_runbook(inventory, "--report-dir", str(tmp_path / "reports")))
+    assert str(inventory) in error or "prod.yml" in error
+    assert named in error, error
     with pytest.raises(BlockingIOError):
         listener.accept()
     assert not (tmp_path / "reports").exists()
 
 
 def test_a_world_readable_key_is_refused(tmp_path: Path, listener: socket.socket) -> None:
-    (tmp_path / "known_hosts").write_text("")
-    (tmp_path / "key").write_text("not really a key\n")
-    (tmp_path / "key").chmod(0o644)
     good = _good(listener.getsockname()[1])
-    inventory = tmp_path / "prod.yml"
-    inventory.write_text(good["head"] + good["ssh"] + good["frontends"])
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "runbook/",
-            "--inventory",
-            str(inventory),
-            "-p",
-            "no:cacheprovider",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    inventory = _inventory(tmp_path, good["head"] + good["ssh"] + good["frontends"], 0o644)
+    result = _runbook(inventory)
     assert result.returncode == 4
     assert "chmod 600" in result.stderr
     assert "Traceback" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["--health-timeout", "0"], "--health-timeout must be a number of seconds greater than 0"),
+        (["--vm-timeout", "-5"], "--vm-timeout must be a number of seconds greater than 0"),
+        (["--vm-timeout", "nan"], "--vm-timeout must be a number of seconds greater than 0"),
+        (["--forks", "0"], "--forks must be at least 1"),
+        (
+            ["--report-dir", "/proc/oneupgrade-nope"],
+            "cannot write the reports under /proc/oneupgrade-nope",
+        ),
+    ],
+)
+def test_bad_options_are_one_line_before_any_connection(
+    tmp_path: Path, listener: socket.socket, args: list[str], said: str
+) -> None:
+    good = _good(listener.getsockname()[1])
+    inventory = _inventory(tmp_path, good["head"] + good["ssh"] + good["frontends"])
+    # the last --report-dir given wins: the /proc case overrides this one
+    error = _one_error(_runbook(inventory, "--report-dir", str(tmp_path / "reports"), *args))
+    assert said in error
+    with pytest.raises(BlockingIOError):
+        listener.accept()
+    assert not (tmp_path / "reports").exists()
