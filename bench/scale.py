@@ -66,10 +66,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from oneupgrade.invoke import ROOT, runbook_argv
 from oneupgrade.lab import Lab
 from oneupgrade.lab.sim import faults, pool, raft
-
-ROOT = Path(__file__).resolve().parent.parent
 
 # Seconds each simulated command sleeps. Real durations on a production cluster,
 # divided by about 5 so that 3 + 50 runs in about a minute and a half: a package
@@ -233,13 +232,8 @@ def run(frontends: int, hypervisors: int, forks: int, keep: Path | None) -> int:
         lab = Lab.up(lab_dir, frontends=frontends, hypervisors=hypervisors, latencies=LATENCIES)
         try:
             print(f"lab up in {time.monotonic() - t0:.1f} s", flush=True)
-            command = [
-                sys.executable,
-                "-m",
-                "pytest",
-                "runbook/",
-                "--inventory",
-                str(lab.inventory_path),
+            command = runbook_argv(
+                lab.inventory_path,
                 "--report-dir",
                 str(reports),
                 "-q",
@@ -247,7 +241,7 @@ def run(frontends: int, hypervisors: int, forks: int, keep: Path | None) -> int:
                 "no:cacheprovider",
                 "--forks",
                 str(forks),
-            ]
+            )
             print("$ " + " ".join(command), flush=True)
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
             started, epoch_started = time.monotonic(), time.time()

@@ -14,9 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from oneupgrade.invoke import ROOT, runbook_argv
 from oneupgrade.lab import Lab
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,19 +41,9 @@ def main(argv: list[str] | None = None) -> int:
             version=args.version,
             os=args.os,
         ) as lab:
-            command = [
-                sys.executable,
-                "-m",
-                "pytest",
-                "runbook/",
-                "--inventory",
-                str(lab.inventory_path),
-                "--report-dir",
-                args.report_dir,
-                "-v",
-                "-p",
-                "no:cacheprovider",
-            ]
+            command = runbook_argv(
+                lab.inventory_path, "--report-dir", args.report_dir, "-v", "-p", "no:cacheprovider"
+            )
             print("$ " + " ".join(command), flush=True)
             status = subprocess.call(command, cwd=ROOT)
             reports = sorted(

@@ -6,7 +6,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,9 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from oneupgrade.invoke import ROOT, runbook_argv
 from oneupgrade.lab import Lab
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -45,13 +43,8 @@ def run_runbook(
 ) -> Run:
     before = set(report_dir.glob("*/*.jsonl"))
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "runbook/",
-            "--inventory",
-            str(inventory or lab.inventory_path),
+        runbook_argv(
+            inventory or lab.inventory_path,
             "--report-dir",
             str(report_dir),
             "-v",
@@ -62,7 +55,7 @@ def run_runbook(
             "--health-timeout",
             "60",
             *args,
-        ],
+        ),
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -171,19 +164,9 @@ def runbook_in_background(lab: Lab, report_dir: Path) -> Iterator[subprocess.Pop
 def start_runbook(lab: Lab, report_dir: Path) -> subprocess.Popen[bytes]:
     """The runbook in the background (its own process group), for faults mid-run."""
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "runbook/",
-            "--inventory",
-            str(lab.inventory_path),
-            "--report-dir",
-            str(report_dir),
-            "-q",
-            "--health-timeout",
-            "60",
-        ],
+        runbook_argv(
+            lab.inventory_path, "--report-dir", str(report_dir), "-q", "--health-timeout", "60"
+        ),
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -28,10 +28,11 @@ import pytest
 import yaml
 
 from oneupgrade.audit import verify_log
+from oneupgrade.invoke import ROOT, runbook_argv
 from oneupgrade.lab import Lab
 from oneupgrade.report import read_report
 from tests.conftest import lab_unavailable
-from tests.e2e.runner import ROOT, Run, run_runbook, sh
+from tests.e2e.runner import Run, run_runbook, sh
 
 pytestmark = [pytest.mark.e2e, pytest.mark.lab]
 
@@ -66,18 +67,7 @@ class Reported:
 
 def _collected(inventory: Path) -> list[str]:
     out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "runbook/",
-            "--inventory",
-            str(inventory),
-            "--collect-only",
-            "-q",
-            "-p",
-            "no:randomly",
-        ],
+        runbook_argv(inventory, "--collect-only", "-q", "-p", "no:randomly"),
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -4,13 +4,12 @@ here)."""
 
 import socket
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from oneupgrade.invoke import ROOT, runbook_argv
 
 
 @pytest.fixture
@@ -117,17 +116,7 @@ def _inventory(tmp_path: Path, text: str, key_mode: int = 0o600) -> Path:
 
 def _runbook(inventory: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "runbook/",
-            "--inventory",
-            str(inventory),
-            "-p",
-            "no:cacheprovider",
-            *args,
-        ],
+        runbook_argv(inventory, "-p", "no:cacheprovider", *args),
         cwd=ROOT,
         capture_output=True,
         text=True,
