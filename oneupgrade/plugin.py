@@ -508,12 +508,13 @@ class RunbookSession:
     def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
         running = self.cluster.interrupt()
         item = self.current
-        in_step = item is not None and step_of(item) is not None
-        # The journal first: the wait below may be long, and a SIGKILL may end it.
-        if item is not None and in_step and not self.dry_run:
+        if item is not None and step_of(item) is None:
+            item = None  # not a step of the runbook
+        if item is not None:
+            # The journal first: the wait below may be long, and a SIGKILL may end it.
             sid = step_id(item)
             entry = self.journal.step(sid)
-            if entry is not None and entry["outcome"] == "running":
+            if not self.dry_run and entry is not None and entry["outcome"] == "running":
                 self.journal.record_step(
                     sid,
                     "interrupted",
@@ -522,7 +523,6 @@ class RunbookSession:
                     time.time() - entry["started"],
                     f"interrupted ({self.stopped_by})",
                 )
-        if item is not None and in_step:
             self.failed = self.failed or f"interrupted ({self.stopped_by}) during {item.name}"
             self.recorder.halted(f"interrupted ({self.stopped_by}) during {item.nodeid}")
         if running:
@@ -536,7 +536,7 @@ class RunbookSession:
                 "Ctrl-C again to stop waiting:\n" + "\n".join(lines)
             )
             self.cluster.settle()
-        if item is not None and in_step and self._phase is not None:
+        if item is not None and self._phase is not None:
             self._report_interrupted(item, *self._phase)
 
     def _tell(self, text: str) -> None:
@@ -556,9 +556,8 @@ class RunbookSession:
 
         def interrupted() -> None:
             raise RunbookError(
-                f"interrupted ({self.stopped_by}) during its {when}: the commands it ran are "
-                "below; "
-                "--lf runs the step again"
+                f"interrupted ({self.stopped_by}) during its {when}: the commands it ran "
+                "are below; --lf runs the step again"
             )
 
         call = pytest.CallInfo.from_call(interrupted, when=when)

@@ -563,19 +563,20 @@ def _transport(
     return _Transport(sock, disabled_algorithms=disabled_algorithms)
 
 
-_PINNED: dict[tuple[str, int, int], paramiko.HostKeys] = {}
+# known_hosts path -> ((mtime, size) when parsed, its keys)
+_PINNED: dict[str, tuple[tuple[int, int], paramiko.HostKeys]] = {}
 _PINNED_LOCK = threading.Lock()
 
 
 def pinned_host_keys(path: Path) -> paramiko.HostKeys:
-    """The known_hosts file, parsed once while it is unchanged (keyed by mtime and size)."""
+    """The known_hosts file, parsed once while it is unchanged (mtime and size)."""
     st = path.stat()
-    key = (str(path), st.st_mtime_ns, st.st_size)
+    stamp = (st.st_mtime_ns, st.st_size)
     with _PINNED_LOCK:
-        keys = _PINNED.get(key)
-        if keys is None:
-            keys = _PINNED[key] = paramiko.HostKeys(str(path))
-        return keys
+        cached = _PINNED.get(str(path))
+        if cached is None or cached[0] != stamp:
+            cached = _PINNED[str(path)] = (stamp, paramiko.HostKeys(str(path)))
+        return cached[1]
 
 
 class Gateways:
