@@ -157,6 +157,11 @@ def latency(record: dict[str, Any], latencies: dict[str, float]) -> float:
 # ------------------------------------------------------------ critical path
 
 
+def executed(audit: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The audit log's commands that ran (a dry run's planned ones did not)."""
+    return [r for r in audit if r.get("kind") == "command" and not r.get("planned")]
+
+
 def makespan(chains: Iterable[float], workers: int) -> float:
     """Chains handed in order to the first free of `workers` workers (list scheduling)."""
     free = [0.0] * max(1, workers)
@@ -186,7 +191,7 @@ def critical_path(
     leader: str,
     forks: int,
 ) -> list[TestCost]:
-    commands = [r for r in audit if r.get("kind") == "command" and not r.get("planned")]
+    commands = executed(audit)
     by_test: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in commands:
         by_test[str(r["step"])].append(r)
@@ -290,7 +295,7 @@ def report(
     in_downtime = sum(c.critical for c in costs if "04" <= c.step[:2] <= "08")
     conns = next((r for r in audit if r.get("kind") == "connections"), {})
     opened = int(conns.get("opened", -1))
-    executed = [r for r in audit if r.get("kind") == "command" and not r.get("planned")]
+    ran = executed(audit)
     start, end = facts.get("downtime_start"), facts.get("downtime_end")
     downtime = float(end) - float(start) if start and end else float("nan")
     print()
@@ -314,8 +319,8 @@ def report(
         f"(critical path of steps 4-8: {in_downtime:.1f} s)"
     )
     print(f"SSH connections opened: {opened} for {len(order)} nodes")
-    changing = sum(1 for r in executed if r.get("mutating"))
-    print(f"commands run: {len(executed)} ({changing} changing)")
+    changing = sum(1 for r in ran if r.get("mutating"))
+    print(f"commands run: {len(ran)} ({changing} changing)")
     print(f"peak RSS of the pytest process: {rss_kib / 1024:.0f} MiB")
     print(
         f"overhead ratio {wall / critical:.2f} wall {wall:.1f} s critical path {critical:.1f} s "
@@ -325,11 +330,11 @@ def report(
 
 def edges(audit: list[dict[str, Any]], started: float, ended: float) -> None:
     """Where the wall time outside the commands went: before the first, after the last."""
-    executed = [r for r in audit if r.get("kind") == "command" and not r.get("planned")]
-    if not executed:
+    ran = executed(audit)
+    if not ran:
         return
-    first = min(float(r["started"]) for r in executed)
-    last = max(float(r["started"]) + float(r["duration"]) for r in executed)
+    first = min(float(r["started"]) for r in ran)
+    last = max(float(r["started"]) + float(r["duration"]) for r in ran)
     print(
         f"before the first command: {first - started:.2f} s (pytest start-up, collection, "
         f"connections); after the last: {ended - last:.2f} s (report, journal, exit)"

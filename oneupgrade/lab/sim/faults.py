@@ -108,9 +108,7 @@ def _word_match(token: str, word: str) -> bool:
     token = token.strip("'\"")
     if token == word or token.rsplit("/", 1)[-1] == word:
         return True
-    if not any(c in word for c in "*?["):
-        return False
-    return globs.matches(token, word)
+    return globs.matches(token, word)  # (without * ? [ a plain comparison, done above)
 
 
 def matches(pattern: str, tokens: list[str]) -> bool:
