@@ -13,10 +13,14 @@ from typing import Any
 from . import addresses, jump, keys, nodes, procs, sim
 from .errors import LabError
 from .inventory_file import IDENTITY, KNOWN_HOSTS, inventory, known_hosts_text, write_inventory
+from .real import node as real_node
+from .real import tier
+from .sim import state as sim_state
 
 LAB_JSON = "lab.json"
 OSES = ("debian12", "ubuntu24.04", "alma9")
 HYPERVISORS = ("kvm", "lxc")
+TIERS = ("sim", "real")
 # Node preparation is file creation, bound by the kernel: two threads help, more do not.
 PREP_WORKERS = 2
 USER_RE = re.compile(r"^[a-z_][a-z0-9_-]*$")
@@ -38,6 +42,7 @@ class Options:
     login_user: str | None = None  # a non-root login with sudo on every node
     sudo_password: str | None = None  # its sudo password (None: NOPASSWD)
     jump: bool = False  # nodes reachable only through a jump node
+    opennebula: str = "sim"  # "sim": the simulation; "real": OpenNebula built from source
 
 
 def validate(opts: Options) -> None:
@@ -58,6 +63,15 @@ def validate(opts: Options) -> None:
         raise LabError("--login-user must be a lower-case user name other than root or oneadmin")
     if opts.sudo_password is not None and (opts.login_user is None or not opts.sudo_password):
         raise LabError("--sudo-password needs --login-user and a non-empty password")
+    if opts.opennebula not in TIERS:
+        raise LabError(f"--opennebula must be one of {', '.join(TIERS)}")
+    if opts.opennebula == "real":
+        if opts.os != "debian12":
+            raise LabError("the real tier runs Debian 12 nodes only (--os debian12)")
+        if opts.hypervisor != "kvm":
+            raise LabError("the real tier's hosts are KVM nodes (--hypervisor kvm)")
+        if opts.hypervisors > 20 or opts.frontends > 5:
+            raise LabError("the real tier runs at most 5 front-ends and 20 hypervisors")
 
 
 def parse_latencies(text: str) -> dict[str, float]:
@@ -116,11 +130,16 @@ def build(
     """Build and start a lab; returns (lab.json contents, the sshd Popen per node)."""
     validate(opts)
     lab_dir = nodes.check_lab_dir(lab_dir)
-    try:
-        release = sim.resolve_release(opts.version)
-    except ValueError as exc:
-        raise LabError(f"--version {opts.version!r}: {exc}") from None
-    target = sim.next_series(release)
+    real = None
+    if opts.opennebula == "real":
+        real = tier.prepare(opts.version)  # builds what the cache lacks (minutes, once)
+        release, target = real.release, real.target or real.release
+    else:
+        try:
+            release = sim.resolve_release(opts.version)
+        except ValueError as exc:
+            raise LabError(f"--version {opts.version!r}: {exc}") from None
+        target = sim.next_series(release)
     lab_dir.mkdir(parents=True, exist_ok=True)
     if running_nodes(lab_dir):
         raise LabError(f"{lab_dir} holds a running lab; run 'down --dir {lab_dir}' first")
@@ -154,16 +173,24 @@ def build(
         node_known = nodes.node_known_hosts(files, host_keys)
         shared = lab_dir / "shared"
         shared.mkdir()
-        sim.seed_cluster(shared, spec)
+        mounts: tuple[str, ...] = ()
+        if real is None:
+            sim.seed_cluster(shared, spec)
+        else:
+            sim_state.init_shared(shared, {}, {})  # the rules (faults) the sessions read
+            mounts = (real_node.repo_mount(real.repo),)
         if opts.latencies:
             sim.set_latencies(shared, opts.latencies)
 
         def prepare(node: sim.NodeSpec) -> None:
             upper = nodes.prepare(
                 lab_dir, node.name, node.address, files, host_pairs[node.name], node_known,
-                opts.force_command, login,
+                opts.force_command, login, mounts,
             )  # fmt: skip
-            sim.seed_node(upper, spec, node)
+            if real is None:
+                sim.seed_node(upper, spec, node)
+            else:
+                real_node.seed_node(upper, spec, node, series_of(release))
 
         with ThreadPoolExecutor(max_workers=PREP_WORKERS) as pool:
             list(pool.map(prepare, spec.nodes))
@@ -211,6 +238,7 @@ def build(
         "login_user": opts.login_user,
         "sudo_password": bool(opts.sudo_password),
         "jump": {"name": jump.NAME, "address": peers[jump.NAME]} if opts.jump else None,
+        "opennebula": opts.opennebula,
     }
     ssh_config = None
     if opts.jump:
@@ -224,7 +252,7 @@ def build(
                 opts.login_user or "root",
             )
         )
-    (lab_dir / LAB_JSON).write_text(json.dumps(info, indent=1) + "\n")
+    save(lab_dir, info)
     write_inventory(
         lab_dir,
         inventory(
@@ -235,9 +263,18 @@ def build(
             login_user=opts.login_user,
             sudo_password=bool(opts.sudo_password),
             ssh_config=ssh_config,
+            vip=spec.vip if real is None else None,
         ),
     )
     return info, started
+
+
+def series_of(release: str) -> str:
+    return ".".join(release.split(".")[:2])
+
+
+def save(lab_dir: Path, info: dict[str, Any]) -> None:
+    (lab_dir / LAB_JSON).write_text(json.dumps(info, indent=1) + "\n")
 
 
 def load(lab_dir: Path) -> dict[str, Any]:

@@ -52,6 +52,13 @@ def parser() -> Parser:
         "from $ONEUPGRADE_SUDO_PASSWORD",
     )
     up.add_argument(
+        "--opennebula",
+        default="sim",
+        choices=build.TIERS,
+        help="sim: the simulated OpenNebula (default); real: OpenNebula built from the "
+        "upstream source, installed with apt on Debian 12 nodes (the first build takes minutes)",
+    )
+    up.add_argument(
         "--jump",
         action="store_true",
         help="nodes reachable only through an extra node jump1 (DIR/ssh_config, ProxyJump)",
@@ -107,6 +114,7 @@ def run(args: argparse.Namespace) -> None:
             login_user=args.login_user,
             sudo_password=args.sudo_password,
             jump=args.jump,
+            opennebula=args.opennebula,
         )
         nodes = lab.nodes
         first, last = next(iter(nodes.values())), list(nodes.values())[-1]

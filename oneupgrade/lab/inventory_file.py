@@ -27,10 +27,13 @@ def inventory(
     login_user: str | None = None,
     sudo_password: bool = False,
     ssh_config: Path | None = None,
+    vip: str | None = None,
 ) -> dict[str, Any]:
     """The native inventory. With `login_user`: that user and `become: sudo` (the password
     from $ONEUPGRADE_SUDO_PASSWORD when sudo asks for one). With `ssh_config` (a lab behind
-    a jump node): each node's address is its Host alias there, which names the jump host."""
+    a jump node): each node's address is its Host alias there, which names the jump host.
+    `vip`: the zone's floating address (none on the real tier, whose monitoring agents
+    reach the leader by the address it connected from)."""
 
     def address(node: Any) -> str:
         return str(node.name) if ssh_config is not None else str(node.address)
@@ -48,18 +51,16 @@ def inventory(
         ssh["become"] = "sudo"
         if sudo_password:
             ssh["become_password_env"] = SUDO_PASSWORD_ENV
-    return {
-        "cluster": cluster,
-        "zone": 0,
-        "target": target,
-        "vip": spec.vip,
-        "ssh": ssh,
-        "frontends": [{"name": n.name, "address": address(n)} for n in spec.frontends],
-        "hypervisors": [
-            {"name": n.name, "address": address(n), "hypervisor": n.hypervisor or "kvm"}
-            for n in spec.hypervisors
-        ],
-    }
+    data: dict[str, Any] = {"cluster": cluster, "zone": 0, "target": target}
+    if vip is not None:
+        data["vip"] = vip
+    data["ssh"] = ssh
+    data["frontends"] = [{"name": n.name, "address": address(n)} for n in spec.frontends]
+    data["hypervisors"] = [
+        {"name": n.name, "address": address(n), "hypervisor": n.hypervisor or "kvm"}
+        for n in spec.hypervisors
+    ]
+    return data
 
 
 def write_inventory(lab_dir: Path, data: dict[str, Any]) -> Path:

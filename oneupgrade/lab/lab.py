@@ -20,6 +20,7 @@ import paramiko
 from . import build, jump, nodes, sim
 from .errors import LabError
 from .inventory_file import IDENTITY, INVENTORY, KNOWN_HOSTS
+from .real import zone
 
 
 class Lab:
@@ -53,8 +54,11 @@ class Lab:
         login_user: str | None = None,
         sudo_password: str | None = None,
         jump: bool = False,
+        opennebula: str = "sim",
     ) -> Lab:
-        """Build and start a lab. `login_user`: a non-root user with sudo (NOPASSWD, or
+        """Build and start a lab. `opennebula="real"`: the front-ends run OpenNebula built
+        from its upstream source, installed from the lab's repository (see lab/real/).
+        `login_user`: a non-root user with sudo (NOPASSWD, or
         `sudo_password`) on every node, and the inventory logs in as it. `jump`: the nodes
         are reachable only through an extra node `jump1` (DIR/ssh_config, ProxyJump)."""
         opts = build.Options(
@@ -71,9 +75,18 @@ class Lab:
             login_user=login_user,
             sudo_password=sudo_password,
             jump=jump,
+            opennebula=opennebula,
         )
         info, started = build.build(Path(lab_dir), opts)
-        return cls(Path(lab_dir), info, started)
+        lab = cls(Path(lab_dir), info, started)
+        if lab.real:
+            try:
+                lab.info["timings"] = zone.bootstrap(lab, lab.spec, build.series_of(lab.release))
+            except BaseException:
+                lab.down()
+                raise
+            build.save(lab.dir, lab.info)
+        return lab
 
     @classmethod
     def open(cls, lab_dir: Path | str) -> Lab:
@@ -120,6 +133,24 @@ class Lab:
     @property
     def port(self) -> int:
         return int(self.info["port"])
+
+    @property
+    def real(self) -> bool:
+        """Whether the nodes run real OpenNebula (the real tier) rather than the simulation."""
+        return self.info.get("opennebula") == "real"
+
+    @property
+    def release(self) -> str:
+        return str(self.info["release"])
+
+    @property
+    def spec(self) -> sim.ClusterSpec:
+        return sim.ClusterSpec(
+            nodes=self.specs,
+            release=self.release,
+            vip=str(self.info["vip"]),
+            vms=int(self.info["vms"]),
+        )
 
     @property
     def specs(self) -> list[sim.NodeSpec]:
@@ -270,14 +301,16 @@ class Lab:
         proc = self._procs.pop(name, None)
         if proc is not None:
             proc.wait()
-        sim.set_node_up(self.shared, name, False)
+        if not self.real:
+            sim.set_node_up(self.shared, name, False)
 
     def start_node(self, name: str) -> None:
         """Bring a stopped node back: a new namespace over the same overlays."""
         address = self.address(name)
         if nodes.listener_pid(self.dir, name) is not None:
             raise LabError(f"node {name} is already running")
-        sim.set_node_up(self.shared, name, True)
+        if not self.real:
+            sim.set_node_up(self.shared, name, True)
         proc = nodes.start(self.dir, name, jump.enter(self.dir) if self.jump else None)
         self._procs[name] = proc
         nodes.wait_listening(
@@ -286,8 +319,11 @@ class Lab:
 
     def status(self) -> dict[str, Any]:
         """The simulation's status report plus each node's sshd liveness."""
-        uppers = {name: self.upper(name) for name in self.names}
-        report: dict[str, Any] = dict(sim.status(self.shared, uppers))
+        if self.real:
+            report: dict[str, Any] = zone.status(self, self.spec)
+        else:
+            uppers = {name: self.upper(name) for name in self.names}
+            report = dict(sim.status(self.shared, uppers))
         report["sshd"] = {
             name: {"pid": nodes.listener_pid(self.dir, name), "up": self._accepts(addr, self.port)}
             for name, addr in self.nodes.items()

@@ -182,6 +182,7 @@ def prepare(
     node_known: str,
     force_command: bool = True,
     login: Login | None = None,
+    mounts: tuple[str, ...] = (),
 ) -> Path:
     """Create (or refresh) nodes/<name>/ with everything the node's sshd and sessions need.
     Returns the upper directory (nodes/<name>/upper)."""
@@ -236,7 +237,7 @@ def prepare(
     if login is not None:
         _prepare_login(upper, login, files.client_public)
     _mkdirs_like(upper, "/", "var/lib/one-lab/shared")
-    (nd / "fstab").write_text(fstab(lab_dir, name))
+    (nd / "fstab").write_text(fstab(lab_dir, name, mounts))
     return upper
 
 
@@ -266,11 +267,12 @@ def password_hash(password: str) -> str:
     return done.stdout.strip()
 
 
-def fstab(lab_dir: Path, name: str) -> str:
+def fstab(lab_dir: Path, name: str, mounts: tuple[str, ...] = ()) -> str:
     """The node's mounts, in order, for one `mount --all --fstab` (one exec, not ten).
 
     Every source under the lab directory is mounted before /tmp is covered; /run/sshd and
-    /run/lock are small tmpfs mounts so that no mkdir has to be run."""
+    /run/lock are small tmpfs mounts so that no mkdir has to be run. `mounts`: more fstab
+    lines, after the overlays (the real tier's read-only package repository)."""
     nd = node_dir(lab_dir, name)
     lines = [
         f"lab-{sub} /{sub} overlay "
@@ -282,6 +284,7 @@ def fstab(lab_dir: Path, name: str) -> str:
         "lab-sshd /run/sshd tmpfs mode=0755,size=64k,X-mount.mkdir=0755 0 0",
         "lab-lock /run/lock tmpfs mode=1777,nosuid,nodev,size=5m,X-mount.mkdir=0755 0 0",
         f"{lab_dir}/shared {SHARED_MOUNT} none bind 0 0",
+        *mounts,
         f"{nd}/tmp /tmp none bind 0 0",
     ]
     return "\n".join(lines) + "\n"
