@@ -149,9 +149,14 @@ def update_configuration(node: Node, vip: str | None) -> list[str]:
             node.write_file(config.MONITORD_CONF, config.with_monitor_address(text, vip))
             done.append(f"MONITOR_ADDRESS = {vip}")
     if node.run("command -v onecfg", check=False).ok:
-        # rc 0: clean; rc 1: updates pending (normal before the upgrade, pitfall 22).
+        # rc 0: clean; rc 1: updates pending (normal before the upgrade, pitfall 22);
+        # rc 255 "Unknown config version": the upgrade initialises it (single front-end
+        # page, step 7: "No action is required"); "metadata outdated" needs the operator.
         status = node.run("onecfg status", check=False)
-        if status.exit_status == 1 or node.dry_run:
+        unknown = status.exit_status == 255 and "unknown config version" in (
+            status.stdout + status.stderr
+        ).lower()
+        if status.exit_status == 1 or unknown or node.dry_run:
             node.run("onecfg upgrade", mutating=True, timeout=ONEDB_TIMEOUT)
             done.append("onecfg upgrade")
         elif status.exit_status != 0:

@@ -49,7 +49,7 @@ RUNTIME_DEPENDS = (
     "ruby-activesupport", "ruby-treetop", "ruby-parse-cron", "ruby-ffi-rzmq", "ruby-augeas",
     "sqlite3", "rsync", "openssh-client", "sudo", "libxmlrpc-c++8v5", "libsqlite3-0",
     "libxml2", "libssl3", "libcurl4", "libsystemd0", "logrotate", "procps", "ruby-sinatra",
-    "thin",
+    "thin", "ruby-ipaddress", "ruby-git",
 )  # fmt: skip
 
 
@@ -217,6 +217,9 @@ def stage(build: Build) -> None:
     (tmp / ".staged").write_text(build.release + "\n")
     shutil.rmtree(build.stage, ignore_errors=True)
     tmp.rename(build.stage)
+    for old in build.stage.parent.glob(f"{build.key}-r*"):
+        if old != build.stage:  # stages of earlier fixes
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def _strip(root: Path) -> None:

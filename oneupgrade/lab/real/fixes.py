@@ -50,6 +50,7 @@ def apply(src: Path, root: Path, release: str) -> None:
     _package_files(src, root)
     _augeas(src, root)
     _load_path(root)
+    _treetop(root)
     _drop_unbuilt(root)
 
 
@@ -137,6 +138,19 @@ def _load_path(root: Path) -> None:
     vendor = root / "usr/lib/ruby/vendor_ruby"
     vendor.mkdir(parents=True, exist_ok=True)
     (vendor / "load_opennebula_paths.rb").write_text(text)
+
+
+def _treetop(root: Path) -> None:
+    """OneFlow checks `Gem.loaded_specs['treetop'].version`; Debian's Ruby loads treetop
+    from its vendor folder without activating the gem, so the entry is nil. Activating it
+    first (`gem 'treetop'`, which Debian's rubygems-integration serves) gives the check
+    what it reads."""
+    for path in root.joinpath("usr/lib/one/oneflow").rglob("*.rb"):
+        text = path.read_text()
+        if "Gem.loaded_specs['treetop']" in text:
+            path.write_text(
+                text.replace("require 'treetop'\n", "gem 'treetop'\nrequire 'treetop'\n", 1)
+            )
 
 
 def _drop_unbuilt(root: Path) -> None:

@@ -200,6 +200,7 @@ def bootstrap(lab: Runner, spec: ClusterSpec, series: str) -> dict[str, Any]:
     timings["zone"] = time.monotonic() - started - timings["install"]
     _hosts(lab, spec, first.name)
     _vms(lab, spec, first.name)
+    _each(fes, lambda fe: _check_active(lab, fe.name, units))
     timings["all"] = time.monotonic() - started
     return timings
 
@@ -229,6 +230,16 @@ def _add_followers(lab: Runner, leader: NodeSpec, others: list[NodeSpec], units:
         sh(lab, leader.name, f"onezone server-add 0 --name {fe.name} --rpc {url}")
         start_units(lab, fe.name, units)
         wait(f"{fe.name} a follower", partial(_is_state, lab, leader.name, fe.name, "2"))
+
+
+def _check_active(lab: Runner, node: str, units: list[str]) -> None:
+    """Every unit the lab started is still running (a server that died at start shows)."""
+    rc, out, _ = lab.run(node, f"systemctl is-active {' '.join(units)}")
+    if rc != 0:
+        dead = [u for u, state in zip(units, out.split(), strict=False) if state != "active"]
+        logs = sh(lab, node, " ; ".join(f"tail -n 3 /var/log/one-lab/units/{u}.service.log"
+                                          for u in dead))  # fmt: skip
+        raise LabError(f"{node}: {', '.join(dead)} not running: {' | '.join(logs.splitlines())}")
 
 
 def _is_state(lab: Runner, asked: str, server: str, state: str) -> bool:
