@@ -1,5 +1,7 @@
 # make demo : upgrade a simulated 3-front-end cluster (lab) from 6.10 to 7.0 and print the report path
-# make test : lint, type-check and run the whole test suite
+# make demo-real: a real 3+2 lab (OpenNebula built from ../shared/opennebula) and the runbook on it
+# make test : lint, type-check and run the whole test suite (the real tier's tests build
+#             OpenNebula into /var/cache/oneupgrade-lab the first time: minutes, once)
 # make bench: the scale benchmark (3 front-ends, 50 hypervisors); make bench-200: 3 + 200
 # Each target installs what it needs on a fresh Debian or Ubuntu machine (run as root).
 
@@ -8,7 +10,7 @@ PY     := $(VENV)/bin/python
 PYTHON ?= python3
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup system-packages test lint demo bench bench-200 clean
+.PHONY: setup system-packages test lint demo demo-real real-build bench bench-200 clean
 
 setup: system-packages $(STAMP)
 
@@ -37,11 +39,18 @@ lint: setup
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-test: lint
+test: lint real-build
 	$(PY) -m pytest
 
 demo: setup
 	$(PY) -m oneupgrade.demo
+
+# Builds (or finds cached) every OpenNebula release of ../shared/opennebula and its repository.
+real-build: setup
+	$(PY) -m oneupgrade.lab.real
+
+demo-real: setup
+	$(PY) -m oneupgrade.demo --opennebula real
 
 bench: setup
 	$(PY) -m bench.scale

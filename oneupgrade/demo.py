@@ -1,4 +1,5 @@
-"""`make demo`: upgrade a simulated 3-front-end cluster end to end and print the report.
+"""`make demo`: upgrade a simulated 3-front-end cluster end to end and print the report
+(`--opennebula real`, `make demo-real`: the real tier's OpenNebula built from source).
 
 Starts a lab (3 front-ends, 2 hypervisors, OpenNebula 6.10 on Debian 12), runs the
 real runbook against it exactly as an operator would (`pytest runbook/ --inventory
@@ -25,13 +26,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--version", default="6.10")
     parser.add_argument("--os", default="debian12")
     parser.add_argument("--report-dir", default=str(ROOT / "reports"))
+    parser.add_argument("--opennebula", choices=("sim", "real"), default="sim")
     args = parser.parse_args(argv)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="oneupgrade-demo-") as tmp:
         lab_dir = Path(tmp) / "lab"
         print(
             f"starting a lab: {args.frontends} front-ends, {args.hypervisors} hypervisors, "
-            f"OpenNebula {args.version} on {args.os}",
+            f"OpenNebula {args.version} on {args.os} ({args.opennebula})",
             flush=True,
         )
         with Lab.up(
@@ -40,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
             hypervisors=args.hypervisors,
             version=args.version,
             os=args.os,
+            opennebula=args.opennebula,
         ) as lab:
             command = runbook_argv(
                 lab.inventory_path, "--report-dir", args.report_dir, "-v", "-p", "no:cacheprovider"
