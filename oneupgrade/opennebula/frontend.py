@@ -153,9 +153,10 @@ def update_configuration(node: Node, vip: str | None) -> list[str]:
         # rc 255 "Unknown config version": the upgrade initialises it (single front-end
         # page, step 7: "No action is required"); "metadata outdated" needs the operator.
         status = node.run("onecfg status", check=False)
-        unknown = status.exit_status == 255 and "unknown config version" in (
-            status.stdout + status.stderr
-        ).lower()
+        unknown = (
+            status.exit_status == 255
+            and "unknown config version" in (status.stdout + status.stderr).lower()
+        )
         if status.exit_status == 1 or unknown or node.dry_run:
             node.run("onecfg upgrade", mutating=True, timeout=ONEDB_TIMEOUT)
             done.append("onecfg upgrade")

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import tarfile
 import textwrap
 import threading
 import time
@@ -18,7 +19,7 @@ from types import ModuleType
 import pytest
 
 SERVICECTL = Path(__file__).parents[2] / "oneupgrade/lab/real/servicectl.py"
-BUILDS = Path("/var/cache/oneupgrade-lab/build")
+SOURCES = Path(__file__).resolve().parents[3] / "shared/opennebula"  # the upstream tarballs
 Run = Callable[..., subprocess.CompletedProcess[str]]
 
 
@@ -92,24 +93,32 @@ def gone(pid: int) -> bool:
     return not alive(pid)
 
 
-@pytest.mark.skipif(not BUILDS.is_dir(), reason="no OpenNebula builds in the lab cache")
-def test_the_real_opennebula_unit_files_parse() -> None:
+def _unit_files(tmp: Path) -> list[Path]:
+    """Every release's own unit files, read from its source tarball."""
+    for tarball in sorted(SOURCES.glob("opennebula-*.tar.xz")):
+        with tarfile.open(tarball) as tar:
+            members = [m for m in tar.getmembers() if "/share/pkgs/services/systemd/" in m.name]
+            tar.extractall(tmp / tarball.stem, members=members, filter="data")
+    return sorted(p for p in tmp.rglob("*") if p.suffix in (".service", ".timer"))
+
+
+def test_the_real_opennebula_unit_files_parse(tmp_path: Path) -> None:
     sc = load_module()
-    units = BUILDS.glob("opennebula-*/share/pkgs/services/systemd/*")
-    files = sorted(p for p in units if p.suffix in (".service", ".timer"))
-    assert files
+    files = _unit_files(tmp_path)
+    assert len(files) > 20  # 6.10, 7.0 and 7.2 ship a dozen each
     for path in files:
         unit = sc.Unit(path.name, str(path), False)
         assert unit.description != path.name, path
         for key in ("ExecStartPre", "ExecStart", "ExecStartPost", "ExecStopPost"):
             for line in unit.keys.get(key, []):
                 assert sc.command(line, {"SSH_AUTH_SOCK": "/s"})[0], (path, line)
-    oned = sc.Unit("opennebula.service", str(files[0].parent / "opennebula.service"), False)
+    oned_file = next(p for p in files if p.name == "opennebula.service" and "-7.0." in str(p))
+    oned = sc.Unit("opennebula.service", str(oned_file), False)
     assert oned.type == "notify"
     assert oned.get("User") == "oneadmin"
     assert oned.get("PIDFile") == "/var/lock/one/one"
     assert oned.keys["EnvironmentFile"] == ["-/var/run/one/ssh-agent.env"]
-    assert len(oned.keys["ExecStartPre"]) == 4
+    assert len(oned.keys["ExecStartPre"]) == 4  # 7.0: logrotate, two gzips, pre_cleanup
     assert "opennebula-hem.service" in oned.words("Wants")
     argv, ignore = sc.command(oned.keys["ExecStartPre"][1], {})
     assert ignore
