@@ -15,6 +15,7 @@ from .errors import LabError
 from .inventory_file import IDENTITY, KNOWN_HOSTS, inventory, known_hosts_text, write_inventory
 from .real import node as real_node
 from .real import tier
+from .real.build import series_of
 from .sim import state as sim_state
 
 LAB_JSON = "lab.json"
@@ -267,10 +268,6 @@ def build(
         ),
     )
     return info, started
-
-
-def series_of(release: str) -> str:
-    return ".".join(release.split(".")[:2])
 
 
 def save(lab_dir: Path, info: dict[str, Any]) -> None:

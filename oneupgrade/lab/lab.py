@@ -21,6 +21,7 @@ from . import build, jump, nodes, sim
 from .errors import LabError
 from .inventory_file import IDENTITY, INVENTORY, KNOWN_HOSTS
 from .real import zone
+from .real.build import series_of
 
 
 class Lab:
@@ -81,7 +82,7 @@ class Lab:
         lab = cls(Path(lab_dir), info, started)
         if lab.real:
             try:
-                lab.info["timings"] = zone.bootstrap(lab, lab.spec, build.series_of(lab.release))
+                lab.info["timings"] = zone.bootstrap(lab, lab.spec, series_of(lab.release))
             except BaseException:
                 lab.down()
                 raise
