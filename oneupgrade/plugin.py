@@ -494,10 +494,14 @@ class RunbookSession:
             return
 
         def stop(signum: int, frame: object) -> None:
-            self.stopped_by = signal.Signals(signum).name
+            if signum != signal.SIGINT:
+                self.stopped_by = signal.Signals(signum).name
+            # At once, in the handler: pytest reaches its keyboard-interrupt hook only
+            # after unwinding, and the nodes' threads must not start a command meanwhile.
+            self.cluster.halt.set()
             raise KeyboardInterrupt
 
-        for signum in (signal.SIGTERM, signal.SIGHUP):
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             self._signals[signum] = signal.signal(signum, stop)
 
     def restore_signals(self) -> None:

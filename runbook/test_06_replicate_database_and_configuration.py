@@ -9,7 +9,10 @@ are owned by the oneadmin user" (`chown -R oneadmin:oneadmin`).
 
 Gaps closed: the backup's sha256 is verified on the follower before it is
 restored (a corrupted copy never reaches the database), and afterwards the
-follower's oned.conf must differ from the leader's in SERVER_ID only.
+follower's oned.conf must differ from the leader's in SERVER_ID only. A follower
+whose configuration names its own address (bound to its IP, not 0.0.0.0) keeps it:
+the copy's leader address is put back to the follower's in exactly the files that
+named it before the copy (see `replication`).
 """
 
 import pytest
@@ -25,6 +28,7 @@ pytestmark = pytest.mark.step(6, "Replicate Database and Configuration")
 def _replicate(cluster: Cluster, follower: Node) -> str:
     journal = cluster.journal
     own_id = replication.server_id(follower, journal)
+    local = replication.node_local_files(follower, journal)
     known = journal.fact("db_backup/replication/" + cluster.leader.name)
     assert known is not None, "the leader's replication backup is not recorded (step 4)"
     backup = Backup(**known)
@@ -36,9 +40,10 @@ def _replicate(cluster: Cluster, follower: Node) -> str:
         restored = f"restored {path}"
     if journal.fact(f"config_synced/{follower}") == backup.sha256:
         return f"{restored}; configuration already synchronised in this campaign"
-    replication.sync_configuration(cluster.leader, follower, own_id)
+    replication.sync_configuration(cluster.leader, follower, own_id, local)
     journal.remember(f"config_synced/{follower}", backup.sha256)
-    return f"{restored}; configuration synchronised, SERVER_ID {own_id} kept"
+    kept = f", its own address kept in {', '.join(local)}" if local else ""
+    return f"{restored}; configuration synchronised, SERVER_ID {own_id} kept{kept}"
 
 
 @pytest.mark.dependency(name="06-replicate", depends=["05-followers"], scope="session")
@@ -58,5 +63,6 @@ def test_each_follower_differs_from_the_leader_in_server_id_only(
     if cluster.dry_run or frontend is cluster.leader or cluster.control_plane_done:
         return
     own_id = replication.server_id(frontend, cluster.journal)
-    problems = replication.configuration_problems(cluster.leader, frontend, own_id)
+    local = replication.node_local_files(frontend, cluster.journal)
+    problems = replication.configuration_problems(cluster.leader, frontend, own_id, local)
     assert not problems, f"{frontend}: " + "; ".join(problems)

@@ -11,7 +11,9 @@ Gap closed: the HA guide never says when to `onezone enable`; while the zone is
 disabled `onehost enable` fails and `onehost sync` silently cannot record the new
 driver VERSION on the hosts (reference pitfall 3). The zone is enabled first, then
 the drivers synced, then exactly the hosts that were enabled before step 2 are
-enabled again, and the step waits until they are MONITORED.
+enabled again, and the step waits until each is MONITORED with a monitoring result
+newer than its enable: `onehost enable` makes a host that was monitored before
+MONITORED at once, so the state alone proves nothing about the upgraded node.
 """
 
 import fnmatch
@@ -84,6 +86,12 @@ def test_every_hypervisor_is_upgraded_and_enabled_again(cluster: Cluster) -> Non
         and str(pool[n.name].id) in before
         and (cluster.dry_run or not pool[n.name].enabled)
     ]
+    if to_enable and not cluster.dry_run:
+        # A result must be newer than this to count (kept for a rerun's wait).
+        now = cli.clock(leader)
+        journal.remember_all(
+            {f"monitored_after/{i}": journal.fact(f"monitored_after/{i}", now) for i in to_enable}
+        )
     cli.set_hosts(leader, "enable", to_enable)
     if not cluster.dry_run:
         failures.update(_wait_monitored(cluster, upgraded, before))
@@ -106,27 +114,49 @@ def test_every_hypervisor_is_upgraded_and_enabled_again(cluster: Cluster) -> Non
 def _wait_monitored(
     cluster: Cluster, nodes: list[Node], before: dict[str, str]
 ) -> dict[str, BaseException]:
+    """Each host enabled again is MONITORED with a monitoring result newer than its enable
+    and no error from it. MONITORED alone proves nothing: `onehost enable` puts a host
+    that was monitored before back to MONITORED at once (`Host::enable`), before any
+    probe of the upgraded node has run."""
     wanted = {n.name for n in nodes}
     deadline = time.monotonic() + cluster.health_timeout
-    # A host leaves INIT within a monitoring cycle: poll every 0.1 s for the first 2 s,
-    # then back off.
+    # A result comes within a monitoring cycle: poll every 0.1 s for the first 2 s, then
+    # back off.
     pause, fast_until = 0.1, time.monotonic() + 2.0
     while True:
-        pool = [h for h in cli.hosts(cluster.leader) if h.name in wanted]
-        waiting = [h for h in pool if str(h.id) in before and h.state != cli.HOST_MONITORED]
+        pool = [h for h in cli.hosts(cluster.leader) if h.name in wanted and str(h.id) in before]
+        after = {h.id: int(cluster.journal.fact(f"monitored_after/{h.id}", 0)) for h in pool}
+        seen = cli.host_monitoring(
+            cluster.leader, [h.id for h in pool if h.state == cli.HOST_MONITORED]
+        )
+        problems = {h.name: _not_fresh(h, seen.get(h.id), after[h.id]) for h in pool}
+        waiting = {name: why for name, why in problems.items() if why}
         if not waiting:
             return {}
         if time.monotonic() >= deadline:
-            return {
-                h.name: AssertionError(
-                    f"host {h.id} is {h.state_name}, not MONITORED"
-                    + (f": {h.error}" if h.error else "")
-                )
-                for h in waiting
-            }
+            return {name: AssertionError(why) for name, why in waiting.items()}
         time.sleep(pause)
         if time.monotonic() >= fast_until:
             pause = min(pause * 1.5, 2.0)
+
+
+def _not_fresh(host: cli.OneHost, seen: cli.HostMonitoring | None, after: int) -> str:
+    """Why `host` does not count as monitored since `after` yet ("" when it does)."""
+    if host.state != cli.HOST_MONITORED or seen is None:
+        return f"host {host.id} is {host.state_name}, not MONITORED" + (
+            f": {host.error}" if host.error else ""
+        )
+    if seen.error:
+        return f"host {host.id} reports an error from its monitoring: {seen.error}"
+    if seen.timestamp < after:
+        return (
+            f"host {host.id} is MONITORED but has no monitoring result since it was enabled "
+            f"again (last result at {seen.timestamp}, enabled at {after}): its probes have "
+            "not reported from the upgraded node (monitord restarts them once the last "
+            "result is older than MONITORING_INTERVAL_HOST in monitord.conf: a "
+            "--health-timeout below it cannot see them)"
+        )
+    return ""
 
 
 @pytest.mark.dependency(depends=["09-hypervisors"], scope="session")

@@ -179,6 +179,7 @@ def build(
             sim.seed_cluster(shared, spec)
         else:
             sim_state.init_shared(shared, {}, {})  # the rules (faults) the sessions read
+            (shared / sim.REAL_TIER).touch()  # no command is simulated: the session's rules
             mounts = (real_node.repo_mount(real.repo),)
         if opts.latencies:
             sim.set_latencies(shared, opts.latencies)

@@ -212,6 +212,46 @@ def vms(node: Node) -> list[OneVm]:
     ]
 
 
+@dataclass(frozen=True)
+class HostMonitoring:
+    """A host's last monitoring result: `onehost show` (the pool listing leaves it out)."""
+
+    id: int
+    state: int
+    timestamp: int  # when monitord last recorded a result (0: never)
+    error: str  # TEMPLATE/ERROR: what the last failing probe said
+
+
+_SHOWN = "--- oneupgrade: next host ---"
+
+
+def host_monitoring(node: Node, host_ids: list[int]) -> dict[int, HostMonitoring]:
+    """Each host's last monitoring result, all in one round trip."""
+    if not host_ids:
+        return {}
+    script = "; ".join(f"onehost show -j {int(i)}; echo '{_SHOWN}'" for i in sorted(host_ids))
+    found = {}
+    for part in node.run(script, check=False).stdout.split(_SHOWN):
+        try:
+            host = json.loads(part)["HOST"]
+        except (ValueError, KeyError, TypeError):
+            continue  # a host deleted meanwhile answers an error, not JSON
+        monitoring = host.get("MONITORING") or {}
+        template = host.get("TEMPLATE") or {}
+        found[int(host["ID"])] = HostMonitoring(
+            int(host["ID"]),
+            int(host.get("STATE", "0")),
+            int(monitoring.get("TIMESTAMP", "0") or 0) if isinstance(monitoring, dict) else 0,
+            str(template.get("ERROR", "")) if isinstance(template, dict) else "",
+        )
+    return found
+
+
+def clock(node: Node) -> int:
+    """The node's clock (the leader's: monitord stamps results with it)."""
+    return int(node.run("date +%s").stdout.strip())
+
+
 def set_hosts(node: Node, action: str, host_ids: list[int]) -> None:
     """`onehost disable|enable <ids>`: one command for all hosts."""
     if host_ids:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from oneupgrade.errors import CommandFailed, PreconditionFailed
 from oneupgrade.journal import Journal
 from oneupgrade.opennebula import config, releases, system
-from oneupgrade.ssh import Node
+from oneupgrade.ssh import CommandResult, Node
 
 BACKUP_DIR = "/var/lib/one/backups/oneupgrade"
 # Long-running commands get generous deadlines; a hang still ends.
@@ -92,7 +92,30 @@ def packages_to_upgrade(installed: dict[str, str], plat: system.Platform, target
     """The target's step 6 package list, limited to what is installed and not at target."""
     spec = releases.series(releases.resolve(target))
     wanted = spec.frontend_packages_deb if plat.family == "deb" else spec.frontend_packages_rpm
+    wanted = tuple(dict.fromkeys((*wanted, *spec.migration_packages)))
     return [p for p in wanted if p in installed and not system.at_target(installed[p], target)]
+
+
+def migrators_to_install(
+    node: Node, plat: system.Platform, installed: dict[str, str], target: str
+) -> list[str]:
+    """The migration package to install with the upgrade, when none is installed.
+
+    `onedb upgrade` without the target's migrators fails with the control plane down
+    (6.10 Community Edition ships none), so the target repository, already refreshed,
+    must offer one; otherwise this refuses, naming the packages to provide.
+    """
+    names = releases.series(releases.resolve(target)).migration_packages
+    if any(name in installed for name in names):
+        return []
+    for name in names:
+        if node.dry_run or system.repository_offers(node, plat, name):
+            return [name]
+    raise PreconditionFailed(
+        f"{node}: the repository in {plat.repo_file} offers no onedb migrators for {target} "
+        f"({' or '.join(names)}), and onedb upgrade needs them: add the repository (or the "
+        "package) that provides them, then rerun"
+    )
 
 
 def pinned(packages: list[str], plat: system.Platform, target: str) -> list[str]:
@@ -126,6 +149,7 @@ def upgrade_frontend(node: Node, journal: Journal, target: str, vip: str | None)
             system.refresh_repository(node, plat, PACKAGE_TIMEOUT)
         # Step 6: upgrade, keeping the modified configuration files.
         packages = packages_to_upgrade(installed, plat, target)
+        migrators = migrators_to_install(node, plat, installed, target)
         system.upgrade_packages(node, plat, pinned(packages, plat, target), PACKAGE_TIMEOUT)
         done.append(f"upgraded {' '.join(packages)}")
         if not node.dry_run:
@@ -135,24 +159,28 @@ def upgrade_frontend(node: Node, journal: Journal, target: str, vip: str | None)
                     f"{node}: opennebula is {after} after the upgrade, not {target}: "
                     f"does the repository in {plat.repo_file} offer {target}?"
                 )
+    else:  # a rerun after the upgrade: the migrators may still be missing
+        migrators = migrators_to_install(node, plat, installed, target)
+    system.install_packages(node, plat, pinned(migrators, plat, target), PACKAGE_TIMEOUT)
+    done += [f"installed {name}" for name in migrators]
     done += update_configuration(node, vip)
     done += upgrade_database(node, journal)
     return done
 
 
 def update_configuration(node: Node, vip: str | None) -> list[str]:
-    """Step 7: MONITOR_ADDRESS = the VIP in HA, then `onecfg upgrade` where onecfg exists."""
+    """Step 7: `onecfg upgrade` where onecfg has it, then MONITOR_ADDRESS = the VIP (HA).
+
+    The order matters: `onecfg upgrade` rewrites /etc/one from the snapshot the package
+    upgrade took, so an edit made before it would be lost. A final `onecfg status` must
+    be clean ("There should be no errors and no new updates available").
+    """
     done = []
-    if vip:
-        text = node.read_file(config.MONITORD_CONF)
-        if config.monitor_address(text) != vip:
-            node.write_file(config.MONITORD_CONF, config.with_monitor_address(text, vip))
-            done.append(f"MONITOR_ADDRESS = {vip}")
-    if node.run("command -v onecfg", check=False).ok:
-        # rc 0: clean; rc 1: updates pending (normal before the upgrade, pitfall 22);
-        # rc 255 "Unknown config version": the upgrade initialises it (single front-end
-        # page, step 7: "No action is required"); "metadata outdated" needs the operator.
-        status = node.run("onecfg status", check=False)
+    status = _onecfg_status(node)
+    if status is not None:
+        # rc 0: clean; rc 1: updates pending (normal right after the package upgrade,
+        # pitfall 22); rc 255 "Unknown config version": the doc's "No action is required"
+        # (the upgrade initialises it); any other error needs the operator.
         unknown = (
             status.exit_status == 255
             and "unknown config version" in (status.stdout + status.stderr).lower()
@@ -162,15 +190,47 @@ def update_configuration(node: Node, vip: str | None) -> list[str]:
             done.append("onecfg upgrade")
         elif status.exit_status != 0:
             raise CommandFailed(status)
+    if vip:
+        text = node.read_file(config.MONITORD_CONF)
+        if config.monitor_address(text) != vip:
+            node.write_file(config.MONITORD_CONF, config.with_monitor_address(text, vip))
+            done.append(f"MONITOR_ADDRESS = {vip}")
+    if status is not None and done and not node.dry_run:
+        final = node.run("onecfg status", check=False)
+        if final.exit_status != 0:
+            raise CommandFailed(final)
     return done
 
 
+def _onecfg_status(node: Node) -> CommandResult | None:
+    """`onecfg status`, or None where onecfg has no upgrade lifecycle (not installed; 6.10
+    Community Edition's has only `patch`: its `status` prints the help, "Command 'status'
+    not found", and exits 0)."""
+    if not node.run("command -v onecfg", check=False).ok:
+        return None
+    status = node.run("onecfg status", check=False)
+    if "command 'status' not found" in (status.stdout + status.stderr).lower():
+        return None
+    return status
+
+
+def _own_dump(node: Node, command: str) -> str:
+    """A backup file of the command's own: onedb's default name ends at the second, so
+    `onedb upgrade` and the `onedb fsck` right after it can name the same file, and
+    the second refuses ("File ... exists, backup aborted")."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return shlex.quote(f"{BACKUP_DIR}/onedb-{command}-{node}-{stamp}.sql")
+
+
 def upgrade_database(node: Node, journal: Journal) -> list[str]:
-    """Steps 8 and 9: `onedb upgrade -v`, then `onedb fsck` on the upgraded schema."""
+    """Steps 8 and 9: `onedb upgrade -v`, then `onedb fsck` on the upgraded schema, each
+    with its automatic backup in a file of its own."""
     version = node.run("onedb version", check=False)
     # onedb version: 0 current, 2 upgrade needed (reference §3.4)
     if version.exit_status == 2 or node.dry_run:
-        node.run("onedb upgrade -v", mutating=True, timeout=ONEDB_TIMEOUT)
+        node.run(f"mkdir -p {BACKUP_DIR}", mutating=True)
+        dump = _own_dump(node, "upgrade")
+        node.run(f"onedb upgrade -v -b {dump}", mutating=True, timeout=ONEDB_TIMEOUT)
         journal.remember(f"db_upgraded/{node}", True)
     elif version.exit_status != 0:
         raise CommandFailed(version)
@@ -178,7 +238,8 @@ def upgrade_database(node: Node, journal: Journal) -> list[str]:
     if (journal.fact(f"db_upgraded/{node}") or node.dry_run) and not journal.fact(
         f"db_fsck/{node}"
     ):
-        node.run("onedb fsck", mutating=True, timeout=ONEDB_TIMEOUT)
+        dump = _own_dump(node, "fsck")
+        node.run(f"onedb fsck -b {dump}", mutating=True, timeout=ONEDB_TIMEOUT)
         if not node.dry_run:
             journal.remember(f"db_fsck/{node}", True)
         return ["onedb upgrade -v", "onedb fsck"]

@@ -20,6 +20,7 @@ from oneupgrade.opennebula import releases, system
 from oneupgrade.opennebula.frontend import (
     PACKAGE_TIMEOUT,
     PREFETCHED,
+    migrators_to_install,
     packages_to_upgrade,
     pinned,
 )
@@ -67,5 +68,14 @@ def download(node: Node, journal: Journal, target: str, seen: NodeSurvey | None 
     system.refresh_repository(node, plat, PACKAGE_TIMEOUT)
     command = system.upgrade_command(plat, pinned(packages, plat, target), download_only=True)
     node.run(command, mutating=True, timeout=PACKAGE_TIMEOUT)
+    if node.role == "frontend":
+        # Refuses here, with OpenNebula still running, when the migrators cannot be had.
+        migrators = migrators_to_install(node, plat, installed, target)
+        if migrators:
+            command = system.install_command(
+                plat, pinned(migrators, plat, target), download_only=True
+            )
+            node.run(command, mutating=True, timeout=PACKAGE_TIMEOUT)
+            packages += migrators
     journal.remember(fact(node), target)  # a dry run's journal is never saved
     return f"downloaded {' '.join(packages)}"

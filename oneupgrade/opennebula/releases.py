@@ -68,6 +68,10 @@ class Series:
     # step 12: 6.10 and 7.0.0 run `onehost sync` before the node packages are
     # upgraded; 7.0 maintenance, 7.2 and 7.4 upgrade the node packages first.
     sync_before_node_packages: bool
+    # The packages that carry onedb's migrators to this series, any one of them: 6.x
+    # Enterprise `opennebula-migration`, Community `opennebula-migration-community`; from
+    # 7.0 `opennebula-migration` in both editions.
+    migration_packages: tuple[str, ...] = ("opennebula-migration",)
 
 
 _COMMON_UNITS = (
@@ -99,6 +103,7 @@ _PKGS_7 = (
     "opennebula-migration",
     "python3-pyone",
 )
+_MIGRATION_6 = ("opennebula-migration", "opennebula-migration-community")
 
 SERIES: dict[str, Series] = {
     "6.8": Series(
@@ -112,9 +117,15 @@ SERIES: dict[str, Series] = {
         _PKGS_6,
         _PKGS_6,
         True,
+        _MIGRATION_6,
     ),
     "6.10": Series(
-        "6.10", (*_COMMON_UNITS, "opennebula-scheduler.service"), _PKGS_6, _PKGS_6, True
+        "6.10",
+        (*_COMMON_UNITS, "opennebula-scheduler.service"),
+        _PKGS_6,
+        _PKGS_6,
+        True,
+        _MIGRATION_6,
     ),
     "7.0": Series("7.0", _COMMON_UNITS, _PKGS_7, _PKGS_7, False),
     "7.2": Series("7.2", (*_COMMON_UNITS, "opennebula-form.service"), _PKGS_7, _PKGS_7, False),

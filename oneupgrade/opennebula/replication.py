@@ -5,11 +5,22 @@ the controller's two SSH connections, so the front-ends need no SSH trust betwee
 them, and the backup's sha256 is checked on the follower before it is restored.
 A tar stream always copies every file, where the doc's `rsync -r` (no -t, no -c)
 skips a file whose size and mtime happen to equal the follower's copy.
+
+Node-local addresses: the doc keeps each follower's SERVER_ID. A front-end whose
+configuration names its own address (LISTEN_ADDRESS, monitord's NETWORK ADDRESS, the
+hook manager's `-b`, OneGate's `:host:` bound to the node's IP rather than 0.0.0.0) would
+get the leader's address from the copy: its oned cannot bind it, or its scheduler, hook
+manager and OneGate talk to the leader's oned. So the files that name the follower's own
+address are found before the first copy, and in them the leader's address is put back to
+the follower's after it. A configuration bound to 0.0.0.0 names no address: nothing
+changes.
 """
 
 from __future__ import annotations
 
+import re
 import shlex
+from collections.abc import Sequence
 
 from oneupgrade.errors import PreconditionFailed
 from oneupgrade.journal import Journal
@@ -52,8 +63,31 @@ def restore_leader_backup(leader: Node, follower: Node, backup: Backup) -> str:
     return path
 
 
-def sync_configuration(leader: Node, follower: Node, own_server_id: int) -> None:
-    """The leader's /etc/one and remotes/etc over the follower's, SERVER_ID put back."""
+def node_local_files(node: Node, journal: Journal) -> list[str]:
+    """The files of SYNCED that name the node's own address, read once per campaign
+    before anything overwrites them."""
+    key = f"node_local_files/{node}"
+    known = journal.fact(key)
+    if known is not None:
+        return list(known)
+    dirs = " ".join(f"{p}/{n}" for p, n in SYNCED)
+    found = node.run(f"grep -rlwF -- {shlex.quote(node.address)} {dirs}", check=False)
+    files = sorted(line for line in found.stdout.splitlines() if line.startswith("/"))
+    journal.remember(key, files)
+    return files
+
+
+def own_addresses(text: str, leader: Node, follower: Node) -> str:
+    """`text` (a file of the leader's) with the leader's address as the follower's."""
+    pattern = rf"(?<![\w.]){re.escape(leader.address)}(?![\w])"
+    return re.sub(pattern, follower.address, text)
+
+
+def sync_configuration(
+    leader: Node, follower: Node, own_server_id: int, local_files: Sequence[str] = ()
+) -> None:
+    """The leader's /etc/one and remotes/etc over the follower's, SERVER_ID and the
+    follower's own address (in `local_files`) put back."""
     for parent, name in SYNCED:
         stream = (
             b""
@@ -68,18 +102,29 @@ def sync_configuration(leader: Node, follower: Node, own_server_id: int) -> None
         text = follower.read_file(config.ONED_CONF)
         if config.server_id(text) != own_server_id:
             follower.write_file(config.ONED_CONF, config.with_server_id(text, own_server_id))
+    if leader.address != follower.address:
+        for path in local_files:
+            text = follower.read_file(path)
+            if own_addresses(text, leader, follower) != text:
+                follower.write_file(path, own_addresses(text, leader, follower))
     follower.run(
         "chown -R oneadmin:oneadmin " + " ".join(f"{p}/{n}" for p, n in SYNCED), mutating=True
     )
 
 
-def configuration_problems(leader: Node, follower: Node, own_server_id: int) -> list[str]:
-    """Why the follower's configuration is not the leader's plus its own SERVER_ID."""
+def configuration_problems(
+    leader: Node, follower: Node, own_server_id: int, local_files: Sequence[str] = ()
+) -> list[str]:
+    """Why the follower's configuration is not the leader's plus its own SERVER_ID (and
+    its own address in the files that named it)."""
     ours = follower.read_file(config.ONED_CONF)
     problems = []
     if config.server_id(ours) != own_server_id:
         problems.append(f"SERVER_ID is {config.server_id(ours)}, not its own {own_server_id}")
-    diff = config.differences(leader.read_file(config.ONED_CONF), ours)
+    theirs = leader.read_file(config.ONED_CONF)
+    if config.ONED_CONF in local_files:
+        theirs = own_addresses(theirs, leader, follower)
+    diff = config.differences(theirs, ours)
     if diff:
         problems.append("oned.conf differs from the leader's beyond SERVER_ID:\n" + "\n".join(diff))
     owners = follower.run(

@@ -140,17 +140,45 @@ def refresh_repository(node: Node, plat: Platform, timeout: float) -> None:
 
 
 def upgrade_command(plat: Platform, packages: list[str], *, download_only: bool = False) -> str:
+    """Upgrade installed packages only (the doc's `--only-upgrade`, dnf's `upgrade`)."""
+    return _package_command(plat, packages, download_only, upgrade=True)
+
+
+def install_command(plat: Platform, packages: list[str], *, download_only: bool = False) -> str:
+    """Install packages that are not installed yet (the migrators, say)."""
+    return _package_command(plat, packages, download_only, upgrade=False)
+
+
+def _package_command(
+    plat: Platform, packages: list[str], download_only: bool, upgrade: bool
+) -> str:
     names = " ".join(shlex.quote(p) for p in packages)
     if plat.family == "deb":
+        only = " --only-upgrade" if upgrade else ""
         extra = " --download-only" if download_only else ""
-        return f"{APT_ENV} apt-get install --only-upgrade {APT_OPTIONS}{extra} {names}"
+        return f"{APT_ENV} apt-get install{only} {APT_OPTIONS}{extra} {names}"
     extra = " --downloadonly" if download_only else ""
-    return f"dnf -y upgrade{extra} {names}"
+    return f"dnf -y {'upgrade' if upgrade else 'install'}{extra} {names}"
 
 
 def upgrade_packages(node: Node, plat: Platform, packages: list[str], timeout: float) -> None:
     if packages:
         node.run(upgrade_command(plat, packages), mutating=True, timeout=timeout)
+
+
+def install_packages(node: Node, plat: Platform, packages: list[str], timeout: float) -> None:
+    if packages:
+        node.run(install_command(plat, packages), mutating=True, timeout=timeout)
+
+
+def repository_offers(node: Node, plat: Platform, package: str) -> bool:
+    """Whether the refreshed repositories offer `package` (installed or not)."""
+    name = shlex.quote(package)
+    if plat.family == "deb":
+        command = f"apt-cache show {name}"
+    else:
+        command = f"dnf -q list --available {name}"
+    return node.run(command, check=False).ok
 
 
 def at_target(version: str | None, target: str) -> bool:

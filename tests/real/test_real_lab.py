@@ -1,15 +1,14 @@
 """The real tier: OpenNebula built from its upstream source, installed with apt on the
 nodes, a raft zone of real oned processes, hosts monitored over SSH, VMs running.
 
-One 3+2 lab for the whole module (its tests only read it, except the last, which takes
-it down). The first run on a machine builds OpenNebula (minutes); later runs use the
-cache. A missing build fails here, it does not skip.
+One 3+2 lab (conftest.py's, shared with the differential test; these tests only read
+it, except the last, which takes it down). The first run on a machine builds OpenNebula
+(minutes); later runs use the cache. A missing build fails here, it does not skip.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,15 +19,6 @@ from oneupgrade.lab.procs import lab_namespaces, node_marker
 from tests.e2e.runner import run_runbook, sh
 
 pytestmark = [pytest.mark.real, pytest.mark.lab]
-
-
-@pytest.fixture(scope="module")
-def real_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    lab = Lab.up(tmp_path_factory.mktemp("real") / "lab", 3, 2, "6.10", opennebula="real")
-    try:
-        yield lab
-    finally:
-        lab.down()
 
 
 def _zone(lab: Lab, node: str) -> dict[str, Any]:

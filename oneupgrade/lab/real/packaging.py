@@ -22,6 +22,9 @@ from pathlib import Path
 from ..errors import LabError
 from .build import CACHE, RUNTIME_DEPENDS, Build, series_of
 
+# The rules and scripts of this module as it was loaded (not as the file is now: an edit
+# during a long build must not label the old packages with the new rules).
+RECIPE = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:8]
 SUITE = "stable"
 COMPONENT = "opennebula"
 MAINTAINER = "oneupgrade lab <lab@localhost>"
@@ -91,6 +94,9 @@ PACKAGES: tuple[Package, ...] = (
             description="the OpenNebula daemon, scheduler, monitor, hook manager and onedb"),
 )  # fmt: skip
 
+# Where onecfg keeps its configuration snapshots; the file naming the one an upgrade took.
+CONFIG_SNAPSHOTS = "/var/lib/one/backups/config"
+PENDING_SNAPSHOT = f"{CONFIG_SNAPSHOTS}/.pending-upgrade-snapshot"
 COMMON_POSTINST = """\
 #!/bin/sh
 set -e
@@ -120,7 +126,45 @@ if [ ! -f /var/lib/one/.ssh/id_rsa ]; then
     chmod 700 /var/lib/one/.ssh
     chown -R oneadmin:oneadmin /var/lib/one/.ssh
 fi
-"""
+# onecfg's state, where onecfg has migrators (7.0 and later; 6.10 Community Edition's onecfg
+# has only `patch`): an upgrade hands the preinst's snapshot of the old configuration to the
+# next `onecfg upgrade` as its one-shot source, with the config version set to the old
+# release if none was kept; a first install starts at this release (`onecfg init`).
+if [ -d /usr/share/one/onecfg/migrators ]; then
+    if [ -f @PENDING@ ]; then
+        snapshot=$(cat @PENDING@)
+        ruby -ryaml -e '
+            file = "/etc/onecfg.conf"
+            state = (File.exist?(file) && YAML.load_file(file)) || {}
+            state["version"] ||= ARGV[0]
+            state["backup"] = ARGV[1]
+            File.write(file, state.to_yaml)' "$(cat "$snapshot/version")" "$snapshot"
+        rm -f @PENDING@
+    elif [ ! -f /etc/onecfg.conf ]; then
+        onecfg init >/dev/null
+    fi
+fi
+""".replace("@PENDING@", PENDING_SNAPSHOT)
+# dpkg runs the new package's preinst with the old release still installed: the moment to
+# keep the old configuration for onecfg, as OpenNebula's packages do.
+SERVER_PREINST = """\
+#!/bin/sh
+set -e
+if [ "$1" = upgrade ] && [ -n "$2" ] && [ "$2" != "$3" ] && [ -d /etc/one ]; then
+    old=${2%-*}
+    snapshot=@SNAPSHOTS@/$(date +%Y-%m-%d_%H:%M:%S)-v$old
+    mkdir -p "$snapshot/etc" "$snapshot/var/lib/one"
+    cp -a /etc/one "$snapshot/etc/one"
+    if [ -d /var/lib/one/remotes ]; then cp -a /var/lib/one/remotes "$snapshot/var/lib/one/"; fi
+    echo "$old" > "$snapshot/version"
+    echo "$snapshot" > @PENDING@
+fi
+""".replace("@PENDING@", PENDING_SNAPSHOT).replace("@SNAPSHOTS@", CONFIG_SNAPSHOTS)
+
+SCRIPTS = {
+    "opennebula-common": {"postinst": COMMON_POSTINST},
+    "opennebula": {"preinst": SERVER_PREINST, "postinst": SERVER_POSTINST},
+}
 
 
 def package_version(release: str) -> str:
@@ -198,12 +242,9 @@ def make_debs(build: Build, out: Path) -> list[Path]:
             conffiles = sorted("/" + r for r in files if r.startswith("etc/") and r[-1] != "/")
             if conffiles:
                 (meta / "conffiles").write_text("\n".join(conffiles) + "\n")
-            script = {"opennebula-common": COMMON_POSTINST, "opennebula": SERVER_POSTINST}.get(
-                package.name
-            )
-            if script:
-                (meta / "postinst").write_text(script)
-                (meta / "postinst").chmod(0o755)
+            for kind, script in SCRIPTS.get(package.name, {}).items():
+                (meta / kind).write_text(script)
+                (meta / kind).chmod(0o755)
             deb = out / f"{package.name}_{version}_{arch}.deb"
             done = subprocess.run(
                 ["dpkg-deb", "--root-owner-group", "-Zgzip", "--build", str(root), str(deb)],
@@ -234,7 +275,7 @@ def write_repository(builds: list[Build]) -> Path:
     its builds changed. Returns CACHE/repo."""
     series = series_of(builds[0].release)
     target = repo_dir(series)
-    recipe = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:8]  # these rules
+    recipe = RECIPE  # these rules, as loaded
     key = "\n".join([recipe, *sorted(b.stage.name for b in builds)]) + "\n"
     if (target / ".builds").exists() and (target / ".builds").read_text() == key:
         return CACHE / "repo"

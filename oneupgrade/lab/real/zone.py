@@ -117,7 +117,12 @@ edit("/etc/one/oned.conf",
      (r'^#?\\s*HOSTNAME\\s*=.*$', 'HOSTNAME = "{a}"'),
      (r'-b 127\\.0\\.0\\.1', '-b {a}'))
 uncomment("/etc/one/oned.conf", r'#VM_MAD = \\[ NAME="dummy"')
-edit("/etc/one/monitord.conf", (r'^(\\s*)ADDRESS(\\s*)= "0\\.0\\.0\\.0"', r'\\1ADDRESS\\2= "{a}"'))
+edit("/etc/one/monitord.conf", (r'^(\\s*)ADDRESS(\\s*)= "0\\.0\\.0\\.0"', r'\\1ADDRESS\\2= "{a}"'),
+     # the lab's choice: a host result every 10 s rather than 120 s, and a host silent
+     # for 30 s (not 180 s) gets its probes restarted, so that a check for a fresh result
+     # after an upgrade waits seconds, not minutes
+     (r'^(\\s*)MONITOR_HOST(\\s*)=\\s*\\d+', r'\\1MONITOR_HOST\\2= 10'),
+     (r'^#?MONITORING_INTERVAL_HOST(\\s*)=\\s*\\d+', r'MONITORING_INTERVAL_HOST\\1= 30'))
 uncomment("/etc/one/monitord.conf", r'#\\s*NAME\\s*= "dummy"', back=1)
 edit("/etc/one/sched.conf", (r'^ONE_XMLRPC\\s*=.*$', 'ONE_XMLRPC = "{url}"'))
 edit("/etc/one/onehem-server.conf", (r'tcp://localhost:', 'tcp://{a}:'))

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
 
     from .catalogue import next_series, resolve_release
     from .faults import (
+        REAL_TIER,
         add_fault,
         clear_faults,
         force_election,
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 _LAZY = {
     "next_series": "catalogue",
     "resolve_release": "catalogue",
+    "REAL_TIER": "faults",
     "add_fault": "faults",
     "clear_faults": "faults",
     "force_election": "faults",
@@ -56,6 +58,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "REAL_TIER",
     "ClusterSpec",
     "NodeSpec",
     "add_fault",

@@ -23,6 +23,7 @@ FRONTEND_PACKAGES = [
     "opennebula-fireedge",
     "opennebula-guacd",
     "opennebula-migration",
+    "opennebula-migration-community",
     "python3-pyone",
     "opennebula-provision",
     "opennebula-form",
@@ -107,7 +108,26 @@ def package_exists(pkg: str, release: str) -> bool:
         return key < (7, 0)
     if pkg == "opennebula-form":
         return key >= (7, 2)
+    # onedb's migrators: 6.x Community Edition ships none with OpenNebula; its operators
+    # get `opennebula-migration-community` (here: offered by the 6.x repositories, never
+    # installed at first). From 7.0 `opennebula-migration` carries them.
+    if pkg == "opennebula-migration":
+        return key >= (7, 0)
+    if pkg == "opennebula-migration-community":
+        return key < (7, 0)
     return pkg in FRONTEND_PACKAGES or pkg in NODE_PACKAGES
+
+
+MIGRATION_PACKAGES = ("opennebula-migration", "opennebula-migration-community")
+
+
+def has_migrators(installed: dict[str, dict[str, str]], release: str) -> bool:
+    """Whether onedb finds the migrators to `release`'s schema on the node."""
+    return any(
+        series_of(installed[p]["version"]) == series_of(release)
+        for p in MIGRATION_PACKAGES
+        if p in installed
+    )
 
 
 def frontend_packages(release: str) -> list[str]:

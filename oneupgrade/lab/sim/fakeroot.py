@@ -106,6 +106,9 @@ class FakeCluster:
             "--only-upgrade",
             *FE_UPGRADE,
         )
+        # not installed before (6.x Community Edition has no migrators): installed
+        migration = "opennebula-migration" if series >= "7" else "opennebula-migration-community"
+        self.ok(name, "apt-get", "install", "-y", migration)
 
 
 def ha_spec(

@@ -60,6 +60,10 @@ def set_latencies(shared: Path, latencies: dict[str, float]) -> None:
         _mark_rules(shared, st)
 
 
+# In the shared directory of a real-tier lab (OpenNebula's own commands, none simulated).
+REAL_TIER = "real-tier"
+
+
 def _mark_rules(shared: Path, st: dict[str, Any]) -> None:
     """`rules-active` exists while a fault or latency of a non-simulated command is set.
 
@@ -70,7 +74,8 @@ def _mark_rules(shared: Path, st: dict[str, Any]) -> None:
     marker = shared / "rules-active"
     patterns = [r["pattern"] for rules in st.get("faults", {}).values() for r in rules]
     patterns += list(st.get("latencies", {}))
-    if any(not is_tool_rule(p) for p in patterns):
+    real = (shared / REAL_TIER).exists()  # every command real: every rule is the session's
+    if any(real or not is_tool_rule(p) for p in patterns):
         marker.touch()
         os.chmod(marker, 0o666)  # noqa: S103
     else:
@@ -140,22 +145,28 @@ def snapshot() -> dict[str, Any] | None:
 
 
 def take_fault(
-    node: str, tokens: list[str], *, tool: bool, st: dict[str, Any] | None = None
+    node: str, tokens: list[str], *, tool: bool | None, st: dict[str, Any] | None = None
 ) -> dict[str, Any] | None:
     """The first matching rule for this node (counting it down), or None.
 
+    `tool`: rules of simulated tools only (True), of other commands only (False), or
+    any rule (None: a real-tier node, where every command is real).
     `st`: a `snapshot()` to look in first (read now when not given)."""
     if st is None:
         st = snapshot()
     if st is None:
         return None
-    rules = st.get("faults", {}).get(node, [])
-    if not any(is_tool_rule(r["pattern"]) == tool and matches(r["pattern"], tokens) for r in rules):
+
+    def applies(rule: dict[str, Any]) -> bool:
+        kind_ok = tool is None or is_tool_rule(rule["pattern"]) == tool
+        return kind_ok and matches(rule["pattern"], tokens)
+
+    if not any(applies(r) for r in st.get("faults", {}).get(node, [])):
         return None
     with state.mutate(name=state.RULES) as st:
         rules = st.get("faults", {}).get(node, [])
         for i, r in enumerate(rules):
-            if is_tool_rule(r["pattern"]) == tool and matches(r["pattern"], tokens):
+            if applies(r):
                 if r["times"] is not None:
                     r["times"] = int(r["times"]) - 1
                     if r["times"] <= 0:

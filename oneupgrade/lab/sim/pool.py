@@ -76,7 +76,9 @@ def host_state(st: dict[str, Any], me: str, host: dict[str, Any], now: float) ->
     if host["status"] == "offline":
         return 8, ""
     if now - float(host.get("enabled_at", 0.0)) < INIT_WINDOW:
-        return 0, ""
+        # Host::enable: a host that was monitored before is MONITORED at once; only its
+        # next monitoring cycle (INIT_WINDOW later) tells how the node is.
+        return 2, ""
     name = host["name"]
     if name in st.get("down", []) or name not in st.get("probe", {}):
         return 3, f"Error monitoring Host {name} ({host['id']}): Could not connect to host"
@@ -123,6 +125,22 @@ def host_json(
     }
     if error:
         template["ERROR"] = error
+    # The last monitoring result: this cycle's for a host monitored fine since its
+    # enable; otherwise the last one before the enable (none has come since).
+    enabled_at = float(host.get("enabled_at", 0.0))
+    fresh = state == 2 and now - enabled_at >= INIT_WINDOW
+    stamp = int(now) if fresh else max(int(enabled_at) - 1, 0)
+    monitoring = {
+        "TIMESTAMP": str(stamp),
+        "ID": str(host["id"]),
+        "CAPACITY": {
+            "FREE_CPU": str(400 - len(vms) * 100),
+            "FREE_MEMORY": str(16303104 - len(vms) * 1048576),
+            "USED_CPU": str(len(vms) * 100),
+            "USED_MEMORY": str(len(vms) * 1048576),
+        },
+        "SYSTEM": {"NETRX": "0", "NETTX": "0"},
+    }
     return {
         "ID": str(host["id"]),
         "NAME": host["name"],
@@ -147,13 +165,14 @@ def host_json(
         },
         "VMS": {"ID": vms} if vms else {},
         "TEMPLATE": template,
-        "MONITORING": {},
+        "MONITORING": monitoring,
     }
 
 
 def host_pool(st: dict[str, Any], me: str, data: dict[str, Any]) -> dict[str, Any]:
     now = time.time()
-    hosts = [host_json(st, me, data, h, now) for h in data["hosts"]]
+    # the pool listing carries no monitoring (`onehost show` does)
+    hosts = [{**host_json(st, me, data, h, now), "MONITORING": {}} for h in data["hosts"]]
     if not hosts:
         return {"HOST_POOL": {}}
     return {"HOST_POOL": {"HOST": hosts[0] if len(hosts) == 1 else hosts}}

@@ -49,7 +49,7 @@ def leader_of(spec: ClusterSpec) -> NodeSpec:
 def initial_packages(spec: ClusterSpec, node: NodeSpec) -> nodestate.Packages:
     rel = spec.release
     names = (
-        catalogue.frontend_packages(rel)
+        [p for p in catalogue.frontend_packages(rel) if p != "opennebula-migration-community"]
         if node.frontend
         else catalogue.node_packages(node.hypervisor or "kvm")
     )

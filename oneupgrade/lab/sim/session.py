@@ -20,9 +20,12 @@ def main() -> int:
         os.execv(SFTP, [SFTP])  # noqa: S606
         return 127
     tokens = cmd.split()
-    node = str(paths.node().get("name", ""))
+    me = paths.node()
+    node = str(me.get("name", ""))
     st = faults.snapshot()  # one read of the rules (faults and latencies)
-    rule = faults.take_fault(node, tokens, tool=False, st=st)
+    # A real-tier node runs every command for real: every rule is the session's.
+    real = bool(me.get("real"))
+    rule = faults.take_fault(node, tokens, tool=None if real else False, st=st)
     if rule is not None and rule["action"] == "exit":
         sys.stderr.write(f"simulated fault: {rule['pattern']}\n")
         return int(rule["exit_code"])

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from oneupgrade.lab import sim
-from oneupgrade.lab.sim import faults, session
+from oneupgrade.lab.sim import faults, pool, session
 from oneupgrade.lab.sim.fakeroot import FakeCluster as FakeLab
 from oneupgrade.lab.sim.fakeroot import MakeLab, ha_spec
 
@@ -65,8 +65,17 @@ def test_host_monitored_only_with_matching_versions(lab: FakeLab) -> None:
     assert hosts(lab)[1]["STATE"] == "3"
     sim.set_node_up(lab.shared, "hv1", True)
     lab.ok("fe0", "onehost", "disable", "1")
+    before = time.time()
     lab.ok("fe0", "onehost", "enable", "1")
-    assert hosts(lab)[1]["STATE"] == "0"  # INIT right after enable
+    # Host::enable: MONITORED at once, with no monitoring result since the enable yet
+    assert hosts(lab)[1]["STATE"] == "2"
+    shown = json.loads(lab.ok("fe0", "onehost", "show", "-j", "1").out)["HOST"]
+    assert int(shown["MONITORING"]["TIMESTAMP"]) < int(before)
+    time.sleep(pool.INIT_WINDOW)  # the next cycle: hv1's drivers were never synced
+    shown = json.loads(lab.ok("fe0", "onehost", "show", "-j", "1").out)["HOST"]
+    assert shown["STATE"] == "3"
+    assert int(shown["MONITORING"]["TIMESTAMP"]) < int(before)  # no result since
+    assert hosts(lab)[1]["MONITORING"] == {}  # the listing leaves it out
 
 
 def test_pattern_matching() -> None:
@@ -204,3 +213,17 @@ def test_stdlib_only_under_system_python(lab: FakeLab) -> None:
     # the package arrives byte-compiled; running it writes nothing into it
     assert list(package.rglob("*.pyc"))
     assert sorted(p.relative_to(package) for p in package.rglob("*")) == files_before
+
+
+def test_an_enabled_host_reports_a_fresh_result_only_after_its_next_cycle(lab: FakeLab) -> None:
+    def shown() -> dict[str, Any]:
+        return dict(json.loads(lab.ok("fe0", "onehost", "show", "-j", "0").out)["HOST"])
+
+    lab.ok("fe0", "onehost", "disable", "0")
+    before = int(time.time())
+    lab.ok("fe0", "onehost", "enable", "0")
+    assert shown()["STATE"] == "2"
+    assert int(shown()["MONITORING"]["TIMESTAMP"]) < before
+    time.sleep(pool.INIT_WINDOW)
+    assert int(shown()["MONITORING"]["TIMESTAMP"]) >= before
+    assert "ERROR" not in shown()["TEMPLATE"]

@@ -113,7 +113,8 @@ def _upgrade_leader(lab: FakeLab) -> tuple[str, str]:
     st = lab.status()
     old = st["nodes"]["fe0"]["db"]["lineage"]
     out = lab.ok("fe0", "onedb", "upgrade", "-v").out
-    lab.ok("fe0", "onedb", "fsck")
+    # a file of its own: the default one is named to the second, like the upgrade's
+    lab.ok("fe0", "onedb", "fsck", "-b", "/var/lib/one/fsck.sql")
     return old, out
 
 
@@ -198,3 +199,41 @@ def test_leadership_moves_when_the_leader_stops(lab: FakeLab) -> None:
     assert rows[1]["TERM"] == "2"
     lab.ok("fe0", "systemctl", "start", "opennebula")
     assert [r["STATE"] for r in servers(lab, "fe1")] == ["2", "3", "2"]
+
+
+def test_upgrade_without_the_migrators_fails_as_onedb_does_and_keeps_the_database(
+    lab: FakeLab,
+) -> None:
+    # 6.10 Community Edition: no migration package; `--only-upgrade` does not install one
+    assert "opennebula-migration" not in lab.ok("fe0", "dpkg-query", "-W", "opennebula*").out
+    lab.stop_all("fe0")
+    lab.switch_repo("fe0", "7.0")
+    lab.ok("fe0", "apt-get", "update")
+    lab.ok("fe0", "apt-get", "install", "-y", "-o", "Dpkg::Options::=--force-confold",
+           "--only-upgrade", "opennebula", "opennebula-migration")  # fmt: skip
+    before = lab.status()["nodes"]["fe0"]["db"]
+    failed = lab.run("fe0", "onedb", "upgrade", "-v")
+    assert failed.rc == 255
+    assert "Database already uses version 6.10.0" in failed.out
+    assert failed.err.startswith(
+        "ERROR: Database upgrade to the latest versions (local 6.10.0, shared 6.10.0)\n"
+        "wasn't successful due to missing migration descriptors."
+    )
+    assert failed.out.splitlines()[-2:] == [
+        "The database will be restored",
+        "MySQL DB opennebula at localhost restored.",
+    ]
+    assert lab.status()["nodes"]["fe0"]["db"] == before
+    lab.ok("fe0", "apt-get", "install", "-y", "opennebula-migration")
+    again = lab.ok("fe0", "onedb", "upgrade", "-v", "-b", "/var/lib/one/second.sql").out
+    assert "Database migrated from 6.10.0" in again
+
+
+def test_fsck_never_backs_up_over_a_file(lab: FakeLab) -> None:
+    lab.stop_all("fe0")
+    lab.ok("fe0", "onedb", "backup", "/var/lib/one/taken.sql")
+    refused = lab.run("fe0", "onedb", "fsck", "-b", "/var/lib/one/taken.sql")
+    assert (refused.rc, refused.err) == (
+        255,
+        "File /var/lib/one/taken.sql exists, backup aborted. Use -f to overwrite.\n",
+    )

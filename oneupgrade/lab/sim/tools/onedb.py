@@ -8,7 +8,7 @@ import uuid
 from pathlib import Path
 
 from .. import catalogue, dump, nodestate, onedconf, paths, raft, state
-from .common import Fail, me, out
+from .common import Fail, err, me, out
 
 TYPE_CHECKING = False  # typing costs ~10 ms per simulated command
 if TYPE_CHECKING:
@@ -135,10 +135,17 @@ def _write_backup(conn: Conn, db: dict[str, Any], file: str) -> None:
     path.write_text(dump.render(db, conn.backend, conn.server, conn.name))
 
 
-def backup(conn: Conn, args: list[str], flags: set[str]) -> int:
-    file = args[0] if args else conn.default_file()
+def _refuse_existing(file: str, flags: set[str]) -> None:
+    """onedb's backup step (of backup, upgrade and fsck alike): never over a file, unless
+    -f. Its default name has the second as its finest part: two commands in one second
+    name the same file."""
     if _node_path(file).exists() and not ({"-f", "--force"} & flags):
         raise Fail(f"File {file} exists, backup aborted. Use -f to overwrite.")
+
+
+def backup(conn: Conn, args: list[str], flags: set[str]) -> int:
+    file = args[0] if args else conn.default_file()
+    _refuse_existing(file, flags)
     st = state.load()
     db = _my_db(st, me())
     _write_backup(conn, db, file)
@@ -213,8 +220,11 @@ def upgrade(conn: Conn, args: list[str], opts: dict[str, str], flags: set[str]) 
             lines += _version_read(db)
         if "--no-backup" not in flags:
             file = opts.get("-b", opts.get("--backup")) or conn.default_file()
+            _refuse_existing(file, flags)
             _write_backup(conn, db, file)
             lines += conn.backup_lines(file)
+        if not catalogue.has_migrators(nodestate.installed(), release):
+            return _no_migrators(conn, db, lines, "--no-backup" not in flags)
         lines.append("")
         comment = (
             f"Database migrated from {current} to {target} (OpenNebula {release}) by onedb command."
@@ -240,6 +250,31 @@ def upgrade(conn: Conn, args: list[str], opts: dict[str, str], flags: set[str]) 
     return 0
 
 
+def _no_migrators(conn: Conn, db: dict[str, Any], lines: list[str], restored: bool) -> int:
+    """What the real onedb prints when no migrator applies, then its own restore."""
+    for part, version in (("shared", db["schema"]["shared"]), ("local", db["schema"]["local"])):
+        lines += ["", f">>> Running migrators for {part} tables"]
+        lines.append(f"Database already uses version {version}")
+    for line in lines:
+        out(line)
+    err(
+        "ERROR: Database upgrade to the latest versions "
+        f"(local {db['schema']['local']}, shared {db['schema']['shared']})\nwasn't successful "
+        "due to missing migration descriptors. Migrators are\nprovided as part of Enterprise "
+        "Edition for customers with active subscription.\nFor community with non-commercial "
+        "deployments they are provided via a\ndedicated migration package, which must be "
+        "obtained separately."
+    )
+    out("")
+    if restored:  # the database was not changed: its restore gives it back as it was
+        out("The database will be restored")
+        if conn.mysql:
+            out(f"MySQL DB {conn.name} at {conn.server} restored.")
+        else:
+            out("Sqlite database backup restored in /var/lib/one/one.db")
+    return 255
+
+
 def _check_version(db: dict[str, Any], target: str) -> None:
     if db["schema"]["local"] != target or db["schema"]["shared"] != target:
         raise Fail(
@@ -250,7 +285,7 @@ def _check_version(db: dict[str, Any], target: str) -> None:
         )
 
 
-def fsck(conn: Conn, flags: set[str]) -> int:
+def fsck(conn: Conn, opts: dict[str, str], flags: set[str]) -> int:
     verbose = bool({"-v", "--verbose"} & flags)
     target = catalogue.schema(_installed_release())
     if "--dry" in flags:
@@ -272,7 +307,8 @@ def fsck(conn: Conn, flags: set[str]) -> int:
         _check_version(db, target)
         if verbose:
             lines += _version_read(db)
-        file = conn.default_file()
+        file = opts.get("-b", opts.get("--backup")) or conn.default_file()
+        _refuse_existing(file, flags)
         _write_backup(conn, db, file)
         lines += conn.backup_lines(file)
         if verbose:
@@ -347,7 +383,7 @@ def run(tool: str, argv: list[str]) -> int:
     if cmd == "upgrade":
         return upgrade(conn, rest, opts, flags)
     if cmd == "fsck":
-        return fsck(conn, flags)
+        return fsck(conn, opts, flags)
     if cmd == "version":
         return version(flags)
     if cmd == "history":

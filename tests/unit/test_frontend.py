@@ -1,0 +1,88 @@
+"""Steps 6 and 7 on one front-end: the migrators, and onecfg before the runbook's edits."""
+
+from __future__ import annotations
+
+import pytest
+
+from oneupgrade.errors import CommandFailed, PreconditionFailed
+from oneupgrade.opennebula import frontend, system
+from tests.unit.fakes import FakeNode
+
+DEB = system.Platform("deb", "Debian GNU/Linux 12 (bookworm)")
+MONITORD = 'MONITOR_ADDRESS = "auto"\n'
+
+
+def test_the_migrators_are_installed_when_the_target_repository_offers_them() -> None:
+    node = FakeNode(answers={"apt-cache show opennebula-migration": (0, "Package: x\n", "")})
+    installed = {"opennebula": "6.10.5-1"}
+    assert frontend.migrators_to_install(node, DEB, installed, "7.0") == ["opennebula-migration"]
+
+
+def test_nothing_is_installed_when_a_migration_package_is_there() -> None:
+    node = FakeNode()
+    installed = {"opennebula": "6.10.5-1", "opennebula-migration-community": "6.10.0.1-1"}
+    assert frontend.migrators_to_install(node, DEB, installed, "6.10") == []
+    assert node.ran == []  # and the installed one is upgraded with the rest
+    assert "opennebula-migration-community" in frontend.packages_to_upgrade(
+        {"opennebula": "6.8.3-1", "opennebula-migration-community": "6.8.0.1-1"}, DEB, "6.10"
+    )
+
+
+def test_no_migrators_anywhere_refuses_naming_the_packages() -> None:
+    missing = (100, "", "N: Unable to locate package\nE: No packages found\n")
+    node = FakeNode(answers={"apt-cache show": missing})
+    with pytest.raises(PreconditionFailed) as caught:
+        frontend.migrators_to_install(node, DEB, {"opennebula": "6.8.3-1"}, "6.10")
+    message = str(caught.value)
+    assert "opennebula-migration or opennebula-migration-community" in message
+    assert "/etc/apt/sources.list.d/opennebula.list" in message
+    assert "rerun" in message
+
+
+def _configuration_node(status_codes: list[int], order: list[str]) -> FakeNode:
+    def status(command: str) -> tuple[int, str, str]:
+        order.append("status")
+        return status_codes.pop(0), "--- Versions ---\n", ""
+
+    def upgrade(command: str) -> tuple[int, str, str]:
+        order.append("onecfg upgrade")
+        return 0, "ANY   : Configuration updated to 7.0.0\n", ""
+
+    def write(command: str) -> tuple[int, str, str]:
+        order.append("MONITOR_ADDRESS")
+        return 0, "", ""
+
+    return FakeNode(
+        answers={
+            "command -v onecfg": (0, "/usr/bin/onecfg\n", ""),
+            "onecfg status": status,
+            "onecfg upgrade": upgrade,
+            "cat -- /etc/one/monitord.conf": (0, MONITORD, ""),
+            "cat > /etc/one/monitord.conf": write,
+        }
+    )
+
+
+def test_onecfg_upgrade_runs_before_the_vip_edit_and_ends_clean() -> None:
+    order: list[str] = []
+    node = _configuration_node([1, 0], order)
+    done = frontend.update_configuration(node, "192.0.2.250")
+    assert done == ["onecfg upgrade", "MONITOR_ADDRESS = 192.0.2.250"]
+    # the edit after `onecfg upgrade` (which rewrites /etc/one from its snapshot)
+    assert order == ["status", "onecfg upgrade", "MONITOR_ADDRESS", "status"]
+
+
+def test_a_final_onecfg_status_that_is_not_clean_fails_the_step() -> None:
+    order: list[str] = []
+    node = _configuration_node([1, 1], order)
+    with pytest.raises(CommandFailed):
+        frontend.update_configuration(node, None)
+
+
+def test_onecfg_without_status_is_left_alone() -> None:
+    help_text = (0, "", "Command 'status' not found\n")  # 6.10 Community Edition
+    node = FakeNode(
+        answers={"command -v onecfg": (0, "/usr/bin/onecfg\n", ""), "onecfg status": help_text}
+    )
+    assert frontend.update_configuration(node, None) == []
+    assert "onecfg upgrade" not in node.ran
