@@ -121,7 +121,12 @@ SERIES: dict[str, Series] = {
     ),
     "6.10": Series(
         "6.10",
-        (*_COMMON_UNITS, "opennebula-scheduler.service"),
+        (
+            *_COMMON_UNITS,
+            "opennebula-scheduler.service",
+            "opennebula-sunstone.service",
+            "opennebula-novnc.service",
+        ),
         _PKGS_6,
         _PKGS_6,
         True,

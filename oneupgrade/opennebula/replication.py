@@ -104,7 +104,8 @@ def sync_configuration(
             follower.write_file(config.ONED_CONF, config.with_server_id(text, own_server_id))
     if leader.address != follower.address:
         for path in local_files:
-            text = follower.read_file(path)
+            # the copy made the follower's file the leader's (a dry run copied nothing)
+            text = (leader if follower.dry_run else follower).read_file(path)
             if own_addresses(text, leader, follower) != text:
                 follower.write_file(path, own_addresses(text, leader, follower))
     follower.run(

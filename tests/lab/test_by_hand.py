@@ -21,7 +21,7 @@ from tests.conftest import LabFactory
 pytestmark = pytest.mark.lab
 
 LEADER, FOLLOWERS = "fe1", ("fe2", "fe3")
-TIERS = ["sim"]
+TIERS = ["sim", pytest.param("real", marks=pytest.mark.real)]
 REPO = "/etc/apt/sources.list.d/opennebula.list"
 PACKAGES = (
     "opennebula opennebula-gate opennebula-flow opennebula-fireedge opennebula-migration "
@@ -167,9 +167,30 @@ def test_the_documented_procedure_ends_with_a_healthy_zone_at_7_0(
     assert zone_problems(lab, settle_time(lab)) == []
 
 
+# Whether each classic mistake leaves the zone unhealthy by the doc's own check (`onezone
+# show` on the leader, the packages' release), on the simulation and on real OpenNebula.
+MISTAKES = {
+    "repository switch": {"sim": True, "real": True},
+    # The followers were in sync when they stopped, and the same migrators turn their copy
+    # of the history into the leader's: real OpenNebula follows on; so does the simulation.
+    "restore": {"sim": False, "real": False},
+    # Real: the leader's `onezone show` stays healthy with a follower running the
+    # leader's SERVER_ID, and oned reads the root-owned copies rsync made. The
+    # simulation still fails both (the issue on the runbook's corrections has them).
+    "SERVER_ID": {"sim": True, "real": False},
+    "chown": {"sim": True, "real": False},
+}
+
+
 @pytest.mark.parametrize("tier", TIERS)
-@pytest.mark.parametrize("mistake", ["restore", "SERVER_ID", "chown", "repository switch"])
-def test_a_classic_mistake_ends_unhealthy(make_lab: LabFactory, mistake: str, tier: str) -> None:
+@pytest.mark.parametrize("mistake", list(MISTAKES))
+def test_a_classic_mistake_shows_where_opennebula_shows_it(
+    make_lab: LabFactory, mistake: str, tier: str
+) -> None:
     lab = make_lab(frontends=3, hypervisors=0, opennebula=tier)
     procedure(lab, mistake)
-    assert zone_problems(lab, settle_time(lab)) != [], f"forgetting the {mistake} went unnoticed"
+    problems = zone_problems(lab, settle_time(lab))
+    if MISTAKES[mistake][tier]:
+        assert problems != [], f"forgetting the {mistake} went unnoticed"
+    else:
+        assert problems == [], f"{tier} OpenNebula tolerates forgetting the {mistake}"

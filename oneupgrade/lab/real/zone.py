@@ -29,7 +29,7 @@ UP_TIMEOUT = 180.0
 # What an operator's front-end runs (the units OpenNebula's install guide starts).
 FRONTEND_PACKAGES = (
     "opennebula", "opennebula-gate", "opennebula-flow", "opennebula-fireedge",
-    "opennebula-sunstone", "opennebula-provision", "opennebula-migration",
+    "opennebula-guacd", "opennebula-sunstone", "opennebula-provision", "opennebula-migration",
 )  # fmt: skip
 FRONTEND_UNITS = (
     "opennebula", "opennebula-gate", "opennebula-flow", "opennebula-fireedge",

@@ -17,6 +17,7 @@ FRONTEND_PACKAGES = [
     "opennebula-tools",
     "opennebula-common",
     "opennebula-libs",
+    "opennebula-common-onecfg",
     "opennebula-rubygems",
     "opennebula-gate",
     "opennebula-flow",
@@ -26,6 +27,7 @@ FRONTEND_PACKAGES = [
     "opennebula-migration-community",
     "python3-pyone",
     "opennebula-provision",
+    "opennebula-sunstone",
     "opennebula-form",
 ]
 NODE_PACKAGES = ["opennebula-node-kvm", "opennebula-node-lxc"]
@@ -104,7 +106,7 @@ def schema_chain(start: str, end: str) -> list[tuple[str, str]]:
 def package_exists(pkg: str, release: str) -> bool:
     """Whether a package is built for a release."""
     key = vkey(release)
-    if pkg == "opennebula-provision":
+    if pkg in ("opennebula-provision", "opennebula-sunstone"):
         return key < (7, 0)
     if pkg == "opennebula-form":
         return key >= (7, 2)
@@ -157,9 +159,9 @@ def units_of(pkg: str, release: str) -> list[str]:
         ]
         if key < (7, 0):
             units.insert(1, "opennebula-scheduler.service")
-        if key < (6, 10):
-            units += ["opennebula-sunstone.service", "opennebula-novnc.service"]
         return units
+    if pkg == "opennebula-sunstone":  # 6.10 still ships Ruby Sunstone's units
+        return ["opennebula-sunstone.service", "opennebula-novnc.service"]
     simple = {
         "opennebula-flow": "opennebula-flow.service",
         "opennebula-gate": "opennebula-gate.service",

@@ -163,7 +163,7 @@ def host_json(
             "PCI_DEVICES": {},
             "NUMA_NODES": {},
         },
-        "VMS": {"ID": vms} if vms else {},
+        "VMS": {"ID": vms[0] if len(vms) == 1 else vms} if vms else {},
         "TEMPLATE": template,
         "MONITORING": monitoring,
     }
@@ -206,20 +206,19 @@ def vm_json(st: dict[str, Any], vm: dict[str, Any], now: float) -> dict[str, Any
         "TEMPLATE": {"CPU": "1", "MEMORY": "1024", "VCPU": "1"},
         "MONITORING": {},
         "USER_TEMPLATE": {},
+        # one history record: a dict, as OpenNebula's XML-to-JSON gives a lone element
         "HISTORY_RECORDS": {
-            "HISTORY": [
-                {
-                    "OID": str(vm["id"]),
-                    "SEQ": "0",
-                    "HOSTNAME": vm["host"],
-                    "HID": str(vm["host_id"]),
-                    "CID": "0",
-                    "DS_ID": "0",
-                    "VM_MAD": "kvm",
-                    "TM_MAD": "ssh",
-                    "ACTION": "0",
-                }
-            ]
+            "HISTORY": {
+                "OID": str(vm["id"]),
+                "SEQ": "0",
+                "HOSTNAME": vm["host"],
+                "HID": str(vm["host_id"]),
+                "CID": "0",
+                "DS_ID": "0",
+                "VM_MAD": "kvm",
+                "TM_MAD": "ssh",
+                "ACTION": "0",
+            }
         },
     }
 

@@ -68,7 +68,7 @@ def test_oned_refuses_unowned_etc_one(lab: FakeLab) -> None:
 
 def test_onedb_refusals(lab: FakeLab) -> None:
     r = lab.run("fe1", "onedb", "restore", "-f", "/tmp/x.sql")
-    assert (r.rc, r.err) == (255, "OpenNebula found listening on 'http://localhost:2633/RPC2'\n")
+    assert (r.rc, r.err) == (255, "First stop OpenNebula. Lock file found: /var/lock/one/one\n")
     lab.ok("fe1", "systemctl", "restart", "opennebula")
     r = lab.run("fe1", "onedb", "upgrade", "-v")
     assert r.err == "First stop OpenNebula. Lock file found: /var/lock/one/one\n"
@@ -156,9 +156,11 @@ def test_followers_in_sync_after_restore(lab: FakeLab, monkeypatch: pytest.Monke
     assert len({r["COMMIT"] for r in rows}) == 1
 
 
-def test_follower_that_upgraded_its_own_db_never_syncs(
+def test_follower_that_upgraded_its_own_in_sync_db_still_syncs(
     lab: FakeLab, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Real OpenNebula tolerates it: the follower was in sync when it stopped, and the
+    # same migrators turned its copy of the history into the leader's.
     monkeypatch.setattr(raft, "SYNC_LAG", 0.0)
     _upgrade_leader(lab)
     dump = backup_of(lab, "fe0")
@@ -166,16 +168,14 @@ def test_follower_that_upgraded_its_own_db_never_syncs(
     copy(lab, "fe0", dump, "fe1", "/tmp/leader.sql")
     lab.ok("fe1", "onedb", "restore", "-f", "/tmp/leader.sql")
     lab.upgrade_packages("fe2")
-    lab.ok("fe2", "onedb", "upgrade")  # wrong: its own history
+    lab.ok("fe2", "onedb", "upgrade")  # not the doc's way: its own copy of the history
     for n in ("fe0", "fe1", "fe2"):
         lab.ok(n, "systemctl", "start", "opennebula")
-    for _ in range(3):
-        lab.ok("fe0", "onezone", "disable", "0")
-        lab.ok("fe0", "onezone", "enable", "0")
-        rows = servers(lab)
-        assert [r["STATE"] for r in rows] == ["3", "2", "2"]
-        assert rows[1]["COMMIT"] == rows[0]["COMMIT"]
-        assert rows[2]["COMMIT"] != rows[0]["COMMIT"]
+    lab.ok("fe0", "onezone", "disable", "0")
+    lab.ok("fe0", "onezone", "enable", "0")
+    rows = servers(lab)
+    assert [r["STATE"] for r in rows] == ["3", "2", "2"]
+    assert rows[1]["COMMIT"] == rows[0]["COMMIT"] == rows[2]["COMMIT"]
 
 
 def test_duplicated_server_id_breaks_the_table(lab: FakeLab) -> None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
-import uuid
 from pathlib import Path
 
 from .. import catalogue, dump, nodestate, onedconf, paths, raft, state
@@ -99,14 +99,14 @@ def _endpoint() -> str:
 
 
 def one_not_running(st: dict[str, Any], name: str) -> None:
-    if os.path.exists(paths.at(LOCK)):
+    # A running oned holds /var/lock/one/one (oned.cc opens it at start, O_EXCL), so the
+    # lock is what onedb finds first, as on the real tier; a stale one (oned killed) too.
+    if os.path.exists(paths.at(LOCK)) or raft.is_running(st, name):
         raise Fail(f"First stop OpenNebula. Lock file found: {LOCK}")
     ep = _endpoint()
     host = raft.address_of(ep)
-    if host in ("localhost", "127.0.0.1", "::1"):
-        if raft.is_running(st, name):
-            raise Fail(f"OpenNebula found listening on '{ep}'")
-    elif host == st.get("vip") and raft.leader(st) is not None:
+    # another oned answering at the endpoint (the VIP's leader, another node)
+    if host == st.get("vip") and raft.leader(st) is not None:
         raise Fail(f"OpenNebula found listening on '{ep}'")
     else:
         for other, spec in st.get("nodes", {}).items():
@@ -244,7 +244,10 @@ def upgrade(conn: Conn, args: list[str], opts: dict[str, str], flags: set[str]) 
             lines.append("Total time: 0.12s")
         db["schema"] = {"shared": target, "local": target}
         db["comment"] = comment
-        db["lineage"] = uuid.uuid4().hex[:16]
+        # The same migrators over the same history give the same history: a follower
+        # that upgraded its own database while in sync with the leader still follows
+        # it (as the real tier shows), one whose history differed still does not.
+        db["lineage"] = hashlib.sha256(f"{db['lineage']}>{target}".encode()).hexdigest()[:16]
     for line in lines:
         out(line)
     return 0

@@ -24,7 +24,8 @@ def list_text(vms: list[dict[str, Any]]) -> str:
     cols = "%3s %-8.8s %-8.8s %-15.15s %-4.4s %4s %7s %-15.15s %14s"
     lines = [cols % ("ID", "USER", "GROUP", "NAME", "STAT", "CPU", "MEM", "HOST", "TIME")]
     for v in vms:
-        host = v["HISTORY_RECORDS"]["HISTORY"][-1]["HOSTNAME"]
+        history = v["HISTORY_RECORDS"]["HISTORY"]
+        host = (history[-1] if isinstance(history, list) else history)["HOSTNAME"]
         age = int(time.time()) - int(v["STIME"])
         t = f"{age // 86400}d {age % 86400 // 3600:02d}h{age % 3600 // 60:02d}"
         row = cols % (v["ID"], v["UNAME"], v["GNAME"], v["NAME"], stat(v), "1", "1024M", host, t)
