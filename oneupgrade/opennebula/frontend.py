@@ -190,6 +190,13 @@ def update_configuration(node: Node, vip: str | None) -> list[str]:
             done.append("onecfg upgrade")
         elif status.exit_status != 0:
             raise CommandFailed(status)
+    elif not node.dry_run:
+        # Community Edition's onecfg before 7.0 migrates nothing: the operator must know,
+        # not read an upgrade that "went fine" (the doc: diff against the backup by hand).
+        done.append(
+            "configuration NOT migrated by onecfg (no onecfg upgrade on this node): compare "
+            "/etc/one and /var/lib/one/remotes/etc with their step-4 backups"
+        )
     if vip:
         text = node.read_file(config.MONITORD_CONF)
         if config.monitor_address(text) != vip:

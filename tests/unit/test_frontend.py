@@ -79,10 +79,15 @@ def test_a_final_onecfg_status_that_is_not_clean_fails_the_step() -> None:
         frontend.update_configuration(node, None)
 
 
-def test_onecfg_without_status_is_left_alone() -> None:
+def test_onecfg_without_status_is_left_alone_and_the_report_says_so() -> None:
     help_text = (0, "", "Command 'status' not found\n")  # 6.10 Community Edition
     node = FakeNode(
         answers={"command -v onecfg": (0, "/usr/bin/onecfg\n", ""), "onecfg status": help_text}
     )
-    assert frontend.update_configuration(node, None) == []
+    done = frontend.update_configuration(node, None)
     assert "onecfg upgrade" not in node.ran
+    # ... and the report says the configuration was not migrated
+    assert done == [
+        "configuration NOT migrated by onecfg (no onecfg upgrade on this node): compare "
+        "/etc/one and /var/lib/one/remotes/etc with their step-4 backups"
+    ]
