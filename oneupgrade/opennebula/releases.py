@@ -104,16 +104,18 @@ _PKGS_7 = (
     "python3-pyone",
 )
 _MIGRATION_6 = ("opennebula-migration", "opennebula-migration-community")
+# 6.8 and 6.10 still ship the scheduler and Ruby Sunstone with noVNC; 7.0 drops all three.
+_UNITS_6 = (
+    *_COMMON_UNITS,
+    "opennebula-scheduler.service",
+    "opennebula-sunstone.service",
+    "opennebula-novnc.service",
+)
 
 SERIES: dict[str, Series] = {
     "6.8": Series(
         "6.8",
-        (
-            *_COMMON_UNITS,
-            "opennebula-scheduler.service",
-            "opennebula-sunstone.service",
-            "opennebula-novnc.service",
-        ),
+        _UNITS_6,
         _PKGS_6,
         _PKGS_6,
         True,
@@ -121,12 +123,7 @@ SERIES: dict[str, Series] = {
     ),
     "6.10": Series(
         "6.10",
-        (
-            *_COMMON_UNITS,
-            "opennebula-scheduler.service",
-            "opennebula-sunstone.service",
-            "opennebula-novnc.service",
-        ),
+        _UNITS_6,
         _PKGS_6,
         _PKGS_6,
         True,

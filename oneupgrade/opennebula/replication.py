@@ -106,8 +106,9 @@ def sync_configuration(
         for path in local_files:
             # the copy made the follower's file the leader's (a dry run copied nothing)
             text = (leader if follower.dry_run else follower).read_file(path)
-            if own_addresses(text, leader, follower) != text:
-                follower.write_file(path, own_addresses(text, leader, follower))
+            mended = own_addresses(text, leader, follower)
+            if mended != text:
+                follower.write_file(path, mended)
     follower.run(
         "chown -R oneadmin:oneadmin " + " ".join(f"{p}/{n}" for p, n in SYNCED), mutating=True
     )
