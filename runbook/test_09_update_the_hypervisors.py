@@ -123,14 +123,20 @@ def _wait_monitored(
     # A result comes within a monitoring cycle: poll every 0.1 s for the first 2 s, then
     # back off.
     pause, fast_until = 0.1, time.monotonic() + 2.0
+    fresh: set[str] = set()  # counted already: not asked again (one `onehost show` each)
     while True:
-        pool = [h for h in cli.hosts(cluster.leader) if h.name in wanted and str(h.id) in before]
+        pool = [
+            h
+            for h in cli.hosts(cluster.leader)
+            if h.name in wanted and h.name not in fresh and str(h.id) in before
+        ]
         after = {h.id: int(cluster.journal.fact(f"monitored_after/{h.id}", 0)) for h in pool}
         seen = cli.host_monitoring(
             cluster.leader, [h.id for h in pool if h.state == cli.HOST_MONITORED]
         )
         problems = {h.name: _not_fresh(h, seen.get(h.id), after[h.id]) for h in pool}
         waiting = {name: why for name, why in problems.items() if why}
+        fresh |= set(problems) - set(waiting)
         if not waiting:
             return {}
         if time.monotonic() >= deadline:
