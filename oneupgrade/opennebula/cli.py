@@ -217,7 +217,6 @@ class HostMonitoring:
     """A host's last monitoring result: `onehost show` (the pool listing leaves it out)."""
 
     id: int
-    state: int
     timestamp: int  # when monitord last recorded a result (0: never)
     error: str  # TEMPLATE/ERROR: what the last failing probe said
 
@@ -240,7 +239,6 @@ def host_monitoring(node: Node, host_ids: list[int]) -> dict[int, HostMonitoring
         template = host.get("TEMPLATE") or {}
         found[int(host["ID"])] = HostMonitoring(
             int(host["ID"]),
-            int(host.get("STATE", "0")),
             int(monitoring.get("TIMESTAMP", "0") or 0) if isinstance(monitoring, dict) else 0,
             str(template.get("ERROR", "")) if isinstance(template, dict) else "",
         )

@@ -45,8 +45,7 @@ def _whiteout(upper: Path, rel: str) -> None:
 
 
 def seed_node(upper: Path, spec: ClusterSpec, node: NodeSpec, series: str) -> None:
-    # "real": the session's faults apply to every command (none is simulated here)
-    _put(upper, "/etc/one-lab/node.json", json.dumps({**node.to_json(), "real": True}) + "\n")
+    _put(upper, "/etc/one-lab/node.json", json.dumps(node.to_json()) + "\n")
     _copy_package(upper)  # the session's faults and latencies
     _put(upper, "/usr/lib/one-lab/session", SESSION, 0o755)
     (upper / "usr/bin").mkdir(parents=True, exist_ok=True)

@@ -20,11 +20,10 @@ def main() -> int:
         os.execv(SFTP, [SFTP])  # noqa: S606
         return 127
     tokens = cmd.split()
-    me = paths.node()
-    node = str(me.get("name", ""))
+    node = str(paths.node().get("name", ""))
     st = faults.snapshot()  # one read of the rules (faults and latencies)
-    # A real-tier node runs every command for real: every rule is the session's.
-    real = bool(me.get("real"))
+    # A real-tier lab runs every command for real: every rule is the session's.
+    real = os.path.exists(os.path.join(paths.shared_dir(), faults.REAL_TIER))
     rule = faults.take_fault(node, tokens, tool=None if real else False, st=st)
     if rule is not None and rule["action"] == "exit":
         sys.stderr.write(f"simulated fault: {rule['pattern']}\n")
