@@ -19,6 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from oneupgrade.errors import RunbookError
+
+
+class JournalUnreadable(RunbookError):
+    """The campaign's journal exists but cannot be read: refused, never a fresh start."""
+
 
 @dataclass
 class Journal:
@@ -26,17 +32,42 @@ class Journal:
     data: dict[str, Any] = field(default_factory=dict)
     # A dry run reads the journal but never writes it: a plan changes nothing.
     persist: bool = True
+    # where an unreadable journal was put by --new-campaign (None: nothing set aside)
+    set_aside: Path | None = None
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     @classmethod
-    def load(cls, path: Path) -> Journal:
-        if path.exists():
-            try:
-                return cls(path, json.loads(path.read_text()))
-            except (OSError, ValueError):
-                # A journal we cannot read is kept aside, never silently overwritten.
-                path.rename(path.with_suffix(f".unreadable-{int(time.time())}.json"))
-        return cls(path, {})
+    def load(cls, path: Path, *, new_campaign: bool = False, dry_run: bool = False) -> Journal:
+        """The journal at `path` (empty when there is none).
+
+        A journal that exists and cannot be read is refused: mid-campaign it is the only
+        record of which hosts were enabled and which units ran, and a fresh start would
+        forget them. With `new_campaign` it is set aside (renamed, never deleted) and an
+        empty journal begins; `set_aside` names where it went (a dry run plans with an
+        empty journal and leaves the file where it is)."""
+        try:
+            data = json.loads(path.read_text())
+            why = _shape_problem(data)
+        except FileNotFoundError:
+            return cls(path, {})
+        except OSError as exc:
+            why = exc.strerror or str(exc)
+        except ValueError as exc:  # (UnicodeDecodeError included)
+            why = f"not valid JSON: {exc}"
+        if not why:
+            return cls(path, data)
+        if not new_campaign:
+            raise JournalUnreadable(
+                f"the campaign journal {path} cannot be read ({why}): restore it from a "
+                "backup and run again, or run with --new-campaign to set it aside and start "
+                "a new campaign (what it recorded, such as the hosts that were enabled, is "
+                "then not used)"
+            )
+        journal = cls(path, {}, persist=not dry_run)
+        if not dry_run:
+            journal.set_aside = path.with_suffix(f".unreadable-{int(time.time())}.json")
+            path.rename(journal.set_aside)
+        return journal
 
     # -- campaign ------------------------------------------------------------------
 
@@ -194,3 +225,19 @@ def encode(data: Any, depth: int = 3, pad: str = "") -> str:
         for k in sorted(data)
     ]
     return "{\n" + ",\n".join(items) + "\n" + pad + "}"
+
+
+def _shape_problem(data: Any) -> str:
+    """What makes decoded JSON no journal of ours ("" when it is one)."""
+    if not isinstance(data, dict):
+        return f"a journal is a JSON object, this is a JSON {type(data).__name__}"
+    if not isinstance(data.get("history", []), list):
+        return "its 'history' is not a JSON list"
+    entries = [data.get("campaign"), *data.get("history", [])]
+    for entry in (e for e in entries if e is not None):
+        if not isinstance(entry, dict):
+            return "a campaign entry is not a JSON object"
+        for key, kind in (("facts", dict), ("steps", dict), ("runs", list)):
+            if not isinstance(entry.get(key), kind):
+                return f"campaign {entry.get('id', '?')} has no {key!r} {kind.__name__}"
+    return ""

@@ -34,7 +34,7 @@ from oneupgrade.inventory import (
     hypervisor_patterns,
     load_inventory,
 )
-from oneupgrade.journal import Journal
+from oneupgrade.journal import Journal, JournalUnreadable
 from oneupgrade.opennebula import campaign
 from oneupgrade.progress import Progress
 from oneupgrade.recorder import Recorder
@@ -69,6 +69,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--dry-run",
         action="store_true",
         help="run preflight and read-only probes; list every mutating command, run none",
+    )
+    group.addoption(
+        "--new-campaign",
+        action="store_true",
+        help="set an unreadable journal aside and start a new campaign (its facts are lost)",
     )
     group.addoption(
         "--hypervisors",
@@ -128,7 +133,7 @@ def pytest_configure(config: pytest.Config) -> None:
             lfplugin.active = False
     try:
         runbook = RunbookSession(config, inventory, resume=resume)
-    except runlock.RunLocked as exc:
+    except (runlock.RunLocked, JournalUnreadable) as exc:
         raise pytest.UsageError(str(exc)) from None
     except OSError as exc:  # the report directory: not creatable, not writable
         where = exc.filename or config.getoption("report_dir") or "reports/"
@@ -279,6 +284,13 @@ class RunbookSession:
         # before anything is claimed or read: a refused run leaves no trace
         self.lock = runlock.acquire(self.report_dir, inventory.cluster, self.run_id)
         self.dry_run: bool = config.getoption("dry_run")
+        # before the report files: a journal that cannot be read refuses the run
+        self.journal = Journal.load(
+            self.report_dir / "journal.json",
+            new_campaign=config.getoption("new_campaign"),
+            dry_run=self.dry_run,
+        )
+        self.journal.persist = not self.dry_run
         suffix = "-dry-run" if self.dry_run else ""
         own_html = not config.getoption("htmlpath", None)
         # A name no earlier run used (a run in the same second gets -2): never overwritten.
@@ -292,14 +304,14 @@ class RunbookSession:
             config.option.htmlpath = str(self.report_dir / f"{stem}.html")
             config.option.self_contained_html = True
         self.html_path = Path(config.option.htmlpath)
-        self.journal = Journal.load(self.report_dir / "journal.json")
-        self.journal.persist = not self.dry_run
         self.recorder = Recorder(
             self.report_dir / f"{stem}.jsonl",
             self.run_id,
             inventory,
             config.stash.get(become_key, None),
         )
+        if self.journal.set_aside is not None:
+            self.recorder.event("journal-set-aside", path=str(self.journal.set_aside))
         selection = config.getoption("hypervisors")
         self.cluster = Cluster(
             inventory=inventory,
@@ -390,12 +402,18 @@ class RunbookSession:
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
         inv = self.inventory
         mode = " (DRY RUN: nothing will be changed)" if self.dry_run else ""
-        return [
+        lines = [
             f"oneupgrade: cluster {inv.cluster}, zone {inv.zone}, target {inv.target}{mode}",
             f"inventory: {inv.path} (sha256 {inv.sha256[:16]}...), "
             f"{len(inv.frontends)} front-end(s), {len(inv.hypervisors)} hypervisor(s)",
             f"report: {self.html_path}",
         ]
+        if self.journal.set_aside is not None:
+            lines.append(
+                f"journal: the unreadable journal was set aside as {self.journal.set_aside} "
+                "(--new-campaign): a new campaign begins"
+            )
+        return lines
 
     # -- running ---------------------------------------------------------------------
 

@@ -3,17 +3,30 @@
 Doc: "upgrade the hypervisors and enable them as described in Steps 11-13" of
 Upgrading Single Front-end: upgrade `opennebula-node-<kvm|lxc>` from the target's
 repository, restart libvirt on KVM, `onehost sync` as oneadmin, then `onehost
-enable` the hosts disabled in step 2. The order of sync and package upgrade is
-the target's (6.10 and 7.0.0 sync first; later releases upgrade the packages
-first and warn against syncing before).
+enable` the hosts disabled in step 2.
+
+Order: node package first, drivers after, for every target. 6.10's and 7.0.0's
+pages sync first; their successors reversed that, and monitoring copies the remotes
+to a host as soon as it is monitored anyway, so "sync first" would only hand new
+drivers to an old node. Step 2 kept every host OFFLINE (neither monitored nor
+synced); here, per host and only once its node package is at the target, it leaves
+OFFLINE (`onehost disable`: monitored again, which copies the drivers), `onehost
+sync` then brings the drivers of hosts that still report an older VERSION, and the
+hosts enabled before step 2 are enabled again. A host that was OFFLINE before the
+upgrade stays so; hosts of a later wave (--hypervisors) stay OFFLINE until theirs.
+`onehost sync` runs only when some host reports drivers older than the leader's
+remotes: a rerun against an upgraded cluster changes nothing.
 
 Gap closed: the HA guide never says when to `onezone enable`; while the zone is
 disabled `onehost enable` fails and `onehost sync` silently cannot record the new
-driver VERSION on the hosts (reference pitfall 3). The zone is enabled first, then
-the drivers synced, then exactly the hosts that were enabled before step 2 are
-enabled again, and the step waits until each is MONITORED with a monitoring result
-newer than its enable: `onehost enable` makes a host that was monitored before
+driver VERSION on the hosts (reference pitfall 3). The zone is enabled first. The
+step then waits until each host enabled again is MONITORED with a monitoring result
+newer than its return: `onehost enable` makes a host that was monitored before
 MONITORED at once, so the state alone proves nothing about the upgraded node.
+
+Without a journal of the hosts' states before the upgrade (a new controller, or a
+campaign that began after the control plane was upgraded), each host keeps the state
+it is found in, and the report names those that are not enabled.
 """
 
 import fnmatch
@@ -24,7 +37,7 @@ import pytest
 
 from oneupgrade.cluster import Cluster
 from oneupgrade.errors import NodesFailed
-from oneupgrade.opennebula import cli, releases, system
+from oneupgrade.opennebula import cli, system
 from oneupgrade.opennebula.frontend import PREFETCHED
 from oneupgrade.opennebula.hypervisors import node_package, upgrade_hypervisor
 from oneupgrade.ssh import Node
@@ -39,7 +52,33 @@ def _selected(cluster: Cluster) -> list[Node]:
     return [n for n in cluster.hypervisors if any(fnmatch.fnmatch(n.name, p) for p in patterns)]
 
 
-def _sync_drivers(cluster: Cluster) -> None:
+def _enabled_before(cluster: Cluster, pool: list[cli.OneHost]) -> dict[str, str]:
+    """host id -> name of the hosts enabled before step 2. Without step 2's record (it
+    never ran in this campaign) the hosts enabled as found now: each keeps its state."""
+    recorded: dict[str, str] | None = cluster.journal.fact("hosts_enabled_before")
+    if recorded is not None:
+        return recorded
+    found: dict[str, str] | None = cluster.observed.get("hosts_as_found")
+    if found is None:
+        found = cluster.observed["hosts_as_found"] = {str(h.id): h.name for h in pool if h.enabled}
+        others = [f"{h.name} ({h.state_name})" for h in pool if not h.enabled]
+        if others:
+            cluster.say(
+                "no journal of this campaign records the hosts' states before the upgrade: "
+                f"{', '.join(others)} kept as found; enable by hand any that should be"
+            )
+    return found
+
+
+def _sync_drivers(cluster: Cluster, hosts: list[cli.OneHost]) -> None:
+    """`onehost sync` when one of `hosts` (upgraded, not OFFLINE) reports older drivers."""
+    if not hosts:
+        return
+    if not cluster.dry_run:
+        remotes = cli.remotes_version(cluster.leader)
+        if not any(cli.drivers_older(h.version, remotes) for h in hosts):
+            cluster.say(f"drivers: every upgraded host reports VERSION {remotes} already")
+            return
     # `onehost sync` refuses root (pitfall 14); it skips hosts already at the VERSION.
     cluster.leader.run("onehost sync", user="oneadmin", mutating=True, timeout=1800)
 
@@ -56,11 +95,7 @@ def test_every_hypervisor_is_upgraded_and_enabled_again(cluster: Cluster) -> Non
     disabled = cluster.dry_run or not cli.zone(leader, zone_id).enabled
     if journal.fact("zone_enabled_before", True) and disabled:
         cli.set_zone(leader, "enable", zone_id)
-    target = cluster.target_release
-    sync_first = releases.sync_before_node_packages(target)
     failures: dict[str, BaseException] = {}
-    if wave and sync_first:
-        _sync_drivers(cluster)
     seen = cluster.observed.get("survey", {})  # preflight's look at the nodes in this run
     try:
         cluster.fan_out(
@@ -75,23 +110,26 @@ def test_every_hypervisor_is_upgraded_and_enabled_again(cluster: Cluster) -> Non
     except NodesFailed as exc:
         failures.update(exc.failures)
     upgraded = [n for n in wave if n.name not in failures]
-    if upgraded and not sync_first:
-        _sync_drivers(cluster)
-    before = journal.fact("hosts_enabled_before") or {}
-    pool = {h.name: h for h in cli.hosts(leader)}
-    to_enable = [
-        pool[n.name].id
-        for n in upgraded
-        if n.name in pool
-        and str(pool[n.name].id) in before
-        and (cluster.dry_run or not pool[n.name].enabled)
+    pool = cli.hosts(leader)
+    before = _enabled_before(cluster, pool)
+    offline_for_upgrade = journal.fact("hosts_offline_for_upgrade") or {}
+    names = {n.name for n in upgraded}
+    ours = [h for h in pool if h.name in names]
+    # (a dry run set nothing OFFLINE: plan from what step 2 recorded)
+    back = [
+        h
+        for h in ours
+        if str(h.id) in offline_for_upgrade and (cluster.dry_run or h.state == cli.HOST_OFFLINE)
     ]
-    if to_enable and not cluster.dry_run:
-        # A result must be newer than this to count (kept for a rerun's wait).
+    to_enable = [h.id for h in ours if str(h.id) in before and (cluster.dry_run or not h.enabled)]
+    if (back or to_enable) and not cluster.dry_run:
+        # A monitoring result must be newer than this to count (kept for a rerun's wait).
         now = cli.clock(leader)
         journal.remember_all(
             {f"monitored_after/{i}": journal.fact(f"monitored_after/{i}", now) for i in to_enable}
         )
+    cli.set_hosts(leader, "disable", [h.id for h in back])
+    _sync_drivers(cluster, [h for h in ours if h in back or h.state != cli.HOST_OFFLINE])
     cli.set_hosts(leader, "enable", to_enable)
     if not cluster.dry_run:
         failures.update(_wait_monitored(cluster, upgraded, before))
@@ -107,7 +145,8 @@ def test_every_hypervisor_is_upgraded_and_enabled_again(cluster: Cluster) -> Non
     elif left:
         cluster.say(
             f"campaign not complete: {len(left)} hypervisor(s) left for a later wave "
-            f"({', '.join(left)}); run again with --hypervisors naming them"
+            f"({', '.join(left)}), kept OFFLINE until then; run again with --hypervisors "
+            "naming them"
         )
 
 
@@ -154,7 +193,7 @@ def _not_fresh(host: cli.OneHost, seen: cli.HostMonitoring | None, after: int) -
         )
     if seen.error:
         return f"host {host.id} reports an error from its monitoring: {seen.error}"
-    if seen.timestamp < after:
+    if seen.timestamp <= after:
         return (
             f"host {host.id} is MONITORED but has no monitoring result since it was enabled "
             f"again (last result at {seen.timestamp}, enabled at {after}): its probes have "
@@ -182,12 +221,16 @@ def test_the_hypervisor_runs_the_target_in_the_state_it_had(
     assert system.at_target(version, cluster.target), f"{hypervisor}: {package} is {version}"
     host = seen.hosts.get(hypervisor.name)
     assert host is not None, f"{hypervisor} is not an OpenNebula host"
-    was_enabled = str(host.id) in (cluster.journal.fact("hosts_enabled_before") or {})
+    was_enabled = str(host.id) in _enabled_before(cluster, list(seen.hosts.values()))
     if was_enabled:
         assert host.state == cli.HOST_MONITORED, f"host {host.id} is {host.state_name}"
-    else:
-        assert not host.enabled, (
-            f"host {host.id} was disabled before the upgrade, now {host.state_name}"
+        return
+    assert not host.enabled, (
+        f"host {host.id} was not enabled before the upgrade, now {host.state_name}"
+    )
+    if str(host.id) in (cluster.journal.fact("hosts_offline_for_upgrade") or {}):
+        assert host.state == cli.HOST_DISABLED, (
+            f"host {host.id} was DISABLED before the upgrade, now {host.state_name}"
         )
 
 

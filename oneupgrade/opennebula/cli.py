@@ -250,8 +250,30 @@ def clock(node: Node) -> int:
     return int(node.run("date +%s").stdout.strip())
 
 
+REMOTES_VERSION = "/var/lib/one/remotes/VERSION"
+
+
+def remotes_version(node: Node) -> str:
+    """The drivers' version on a front-end: what `onehost sync` compares hosts with."""
+    return node.run(f"cat {REMOTES_VERSION}").stdout.strip()
+
+
+def drivers_older(host_version: str, remotes: str) -> bool:
+    """`onehost sync`'s own test (Gem::Version(host VERSION) < remotes/VERSION): a host
+    that reports no VERSION counts as older."""
+
+    def key(text: str) -> tuple[int, ...]:
+        parts = []
+        for part in text.strip().split("."):
+            digits = "".join(c for c in part if c.isdigit())
+            parts.append(int(digits) if digits else 0)
+        return tuple(parts) if text.strip() else ()
+
+    return key(host_version) < key(remotes)
+
+
 def set_hosts(node: Node, action: str, host_ids: list[int]) -> None:
-    """`onehost disable|enable <ids>`: one command for all hosts."""
+    """`onehost disable|enable|offline <ids>`: one command for all hosts."""
     if host_ids:
         ids = ",".join(str(i) for i in sorted(host_ids))
         node.run(f"onehost {shlex.quote(action)} {ids}", mutating=True)

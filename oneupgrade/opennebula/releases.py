@@ -65,9 +65,6 @@ class Series:
     # "Upgrading Single Front-end" step 6 package list (Debian/Ubuntu and RHEL families)
     frontend_packages_deb: tuple[str, ...]
     frontend_packages_rpm: tuple[str, ...]
-    # step 12: 6.10 and 7.0.0 run `onehost sync` before the node packages are
-    # upgraded; 7.0 maintenance, 7.2 and 7.4 upgrade the node packages first.
-    sync_before_node_packages: bool
     # The packages that carry onedb's migrators to this series, any one of them: 6.x
     # Enterprise `opennebula-migration`, Community `opennebula-migration-community`; from
     # 7.0 `opennebula-migration` in both editions.
@@ -118,7 +115,6 @@ SERIES: dict[str, Series] = {
         _UNITS_6,
         _PKGS_6,
         _PKGS_6,
-        True,
         _MIGRATION_6,
     ),
     "6.10": Series(
@@ -126,30 +122,21 @@ SERIES: dict[str, Series] = {
         _UNITS_6,
         _PKGS_6,
         _PKGS_6,
-        True,
         _MIGRATION_6,
     ),
-    "7.0": Series("7.0", _COMMON_UNITS, _PKGS_7, _PKGS_7, False),
-    "7.2": Series("7.2", (*_COMMON_UNITS, "opennebula-form.service"), _PKGS_7, _PKGS_7, False),
+    "7.0": Series("7.0", _COMMON_UNITS, _PKGS_7, _PKGS_7),
+    "7.2": Series("7.2", (*_COMMON_UNITS, "opennebula-form.service"), _PKGS_7, _PKGS_7),
     "7.4": Series(
         "7.4",
         (*_COMMON_UNITS, "opennebula-form.service"),
         _PKGS_7,
         (*_PKGS_7, "opennebula-form", "opennebula-guacd"),
-        False,
     ),
 }
 
 
 def series(version: str) -> Series:
     return SERIES[series_of(version)]
-
-
-def sync_before_node_packages(target_release: str) -> bool:
-    """7.0.0's guide synced drivers first; its maintenance page reversed the order."""
-    if target_release == "7.0.0":
-        return True
-    return series(target_release).sync_before_node_packages
 
 
 def zone_can_be_disabled(source_release: str) -> bool:

@@ -26,6 +26,32 @@ def test_debian12_6_10_to_7_0_then_a_rerun_changes_nothing(
     assert changing == [], [c["command"] for c in changing]
     assert_healthy_at(lab, "7.0", ids, enabled)
 
+    # From another controller (no journal at all): the facts come from the cluster.
+    elsewhere = report_dir.parent / "other-controller"
+    elsewhere.mkdir()
+    fresh = run_runbook(lab, elsewhere)
+    assert fresh.returncode == 0, fresh.output
+    changing = fresh.commands(mutating=True)
+    assert changing == [], [c["command"] for c in changing]
+    assert_healthy_at(lab, "7.0", ids, enabled)
+
+    # A journal that cannot be read is refused, untouched, before any command.
+    journal = next(report_dir.glob("*/journal.json"))
+    journal.write_text(journal.read_text()[:-40])
+    broken = journal.read_text()
+    refused = run_runbook(lab, report_dir, "--lf")
+    assert refused.returncode == 4, refused.output
+    assert f"the campaign journal {journal} cannot be read (not valid JSON" in refused.output
+    assert "--new-campaign" in refused.output
+    assert "Traceback" not in refused.output
+    assert refused.audit == []
+    assert journal.read_text() == broken
+    renewed = run_runbook(lab, report_dir, "--new-campaign")
+    assert renewed.returncode == 0, renewed.output
+    assert "the unreadable journal was set aside as" in renewed.output
+    assert [p.read_text() for p in journal.parent.glob("journal.unreadable-*.json")] == [broken]
+    assert renewed.commands(mutating=True) == []
+
 
 def test_alma9_7_0_to_7_2(make_lab: LabFactory, report_dir: Path) -> None:
     lab = make_lab(frontends=3, hypervisors=2, version="7.0", os="alma9")

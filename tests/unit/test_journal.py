@@ -3,7 +3,9 @@
 import json
 from pathlib import Path
 
-from oneupgrade.journal import Journal
+import pytest
+
+from oneupgrade.journal import Journal, JournalUnreadable
 
 
 def test_facts_observed_before_a_change_survive_a_rerun(tmp_path: Path) -> None:
@@ -27,12 +29,44 @@ def test_step_outcomes_are_kept_per_campaign(tmp_path: Path) -> None:
     assert len(journal.data["history"]) == 1
 
 
-def test_an_unreadable_journal_is_set_aside_not_overwritten(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("{ not json", "not valid JSON"),
+        ("[1, 2]", "a journal is a JSON object, this is a JSON list"),
+        ('{"campaign": {"id": "r1", "steps": {}, "runs": []}}', "campaign r1 has no 'facts' dict"),
+        ('{"history": {"a": 1}}', "its 'history' is not a JSON list"),
+    ],
+)
+def test_an_unreadable_journal_is_refused_naming_the_file_and_the_choices(
+    tmp_path: Path, text: str, why: str
+) -> None:
+    path = tmp_path / "journal.json"
+    path.write_text(text)
+    with pytest.raises(JournalUnreadable) as caught:
+        Journal.load(path)
+    message = str(caught.value)
+    assert str(path) in message
+    assert why in message
+    assert "restore it" in message
+    assert "--new-campaign" in message
+    assert path.read_text() == text  # left exactly as it was
+
+
+def test_an_unreadable_journal_is_set_aside_only_when_asked(tmp_path: Path) -> None:
     path = tmp_path / "journal.json"
     path.write_text("{ not json")
-    journal = Journal.load(path)
+    planned = Journal.load(path, new_campaign=True, dry_run=True)
+    assert planned.data == {}
+    assert planned.set_aside is None
+    assert not planned.persist
+    assert path.read_text() == "{ not json"  # a dry run moves nothing
+    journal = Journal.load(path, new_campaign=True)
     assert journal.data == {}
-    assert [p.name.startswith("journal.unreadable-") for p in tmp_path.iterdir()] == [True]
+    assert journal.set_aside is not None
+    assert journal.set_aside.name.startswith("journal.unreadable-")
+    assert journal.set_aside.read_text() == "{ not json"
+    assert not path.exists()
 
 
 def test_a_dry_run_journal_writes_nothing(tmp_path: Path) -> None:

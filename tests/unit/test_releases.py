@@ -22,13 +22,6 @@ def test_at_target_compares_series_or_exact_release() -> None:
     assert not system.at_target(None, "7.0")
 
 
-def test_sync_order_follows_the_target_guide() -> None:
-    assert releases.sync_before_node_packages("6.10.5")
-    assert releases.sync_before_node_packages("7.0.0")
-    assert not releases.sync_before_node_packages("7.0.2")
-    assert not releases.sync_before_node_packages("7.2.0")
-
-
 def test_units_differ_by_series() -> None:
     assert "opennebula-scheduler.service" in releases.series("6.10.5").units
     assert "opennebula-scheduler.service" not in releases.series("7.0.0").units

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 
-from . import catalogue, nodestate, onedconf, paths, raft
+from . import catalogue, nodestate, onedconf, paths, pool, raft
 
 TYPE_CHECKING = False  # typing costs ~10 ms per simulated command
 if TYPE_CHECKING:
@@ -69,6 +69,13 @@ def start(st: dict[str, Any], me: str, sid: int) -> None:
     with open(lock, "w") as fh:
         fh.write(f"{os.getpid()}\n")
     raft.reconcile(st)
+    # monitord starts with oned and copies this front-end's remotes to the hosts
+    try:
+        remotes = paths.read_text(paths.at("/var/lib/one/remotes/VERSION")).strip()
+    except OSError:
+        remotes = ""
+    if remotes and me in st.get("dbs", {}):
+        pool.monitoring_starts(st, raft.db(st, me)["data"]["hosts"], remotes)
 
 
 def stop(st: dict[str, Any], me: str) -> None:

@@ -70,39 +70,100 @@ def zone_json(st: dict[str, Any], data: dict[str, Any], *, raft_fields: bool) ->
 # ----------------------------------------------------------------------- hosts
 
 
+def _monitoring_since(st: dict[str, Any], host: dict[str, Any]) -> float | None:
+    """Since when monitord has monitored `host` (None: it does not): the leader's oned
+    runs (monitord with it) and the host is not OFFLINE; a status change restarts it."""
+    if host["status"] == "offline":
+        return None
+    running = st.get("oned", {})
+    lead = raft.leader(st)
+    if lead is None and raft.is_solo(st):
+        lead = next(iter(running), None)
+    if lead is None or lead not in running:
+        return None
+    return max(float(host.get("since", 0.0)), float(running[lead]["started"]))
+
+
+def cycled(st: dict[str, Any], host: dict[str, Any], now: float) -> bool:
+    """A monitoring cycle has run on `host` since its monitoring (re)started."""
+    since = _monitoring_since(st, host)
+    return since is not None and now - since >= INIT_WINDOW
+
+
+def probe_error(st: dict[str, Any], host: dict[str, Any]) -> str:
+    """What the host's failing probes report ("" when they all run). No probe compares
+    versions: an old node package or old drivers are no monitoring error."""
+    name = host["name"]
+    prefix = f"Error monitoring Host {name} ({host['id']}): "
+    if name in st.get("down", []) or name not in st.get("probe", {}):
+        return prefix + "Could not connect to host"
+    if (
+        host["hypervisor"] == "kvm"
+        and st["probe"][name]["units"].get("libvirtd.service") != "active"
+    ):
+        return prefix + "Failed to connect to the hypervisor: libvirtd is not running"
+    return ""
+
+
 def host_state(st: dict[str, Any], me: str, host: dict[str, Any], now: float) -> tuple[int, str]:
-    if host["status"] == "disabled":
-        return 4, ""
     if host["status"] == "offline":
         return 8, ""
-    if now - float(host.get("enabled_at", 0.0)) < INIT_WINDOW:
-        # Host::enable: a host that was monitored before is MONITORED at once; only its
-        # next monitoring cycle (INIT_WINDOW later) tells how the node is.
-        return 2, ""
-    name = host["name"]
-    if name in st.get("down", []) or name not in st.get("probe", {}):
-        return 3, f"Error monitoring Host {name} ({host['id']}): Could not connect to host"
-    probe = st["probe"][name]
-    lead = raft.leader(st) or me
-    fe = st.get("probe", {}).get(lead, {}).get("packages", {}).get("opennebula")
-    node_pkg = f"opennebula-node-{host['hypervisor']}"
-    nv = probe["packages"].get(node_pkg)
-    if nv != fe:
-        return 3, (
-            f"Error monitoring Host {name} ({host['id']}): {node_pkg} {nv} does not match "
-            f"the front-end version {fe}"
-        )
-    if host.get("version") != fe:
-        return 3, (
-            f"Error monitoring Host {name} ({host['id']}): drivers version "
-            f"{host.get('version')} differ from front-end version {fe}, run 'onehost sync'"
-        )
-    if host["hypervisor"] == "kvm" and probe["units"].get("libvirtd.service") != "active":
-        return 3, (
-            f"Error monitoring Host {name} ({host['id']}): Failed to connect to the "
-            "hypervisor: libvirtd is not running"
-        )
-    return 2, ""
+    if not cycled(st, host, now):
+        if host["status"] == "disabled":
+            return 4, str(host.get("error", ""))
+        # Host::enable: a disabled host with capacity (monitored since it was last
+        # OFFLINE) is MONITORED at once, any other INIT; only its next monitoring cycle
+        # (INIT_WINDOW later) tells how the node is.
+        return (2 if host.get("capacity", True) else 0), str(host.get("error", ""))
+    error = probe_error(st, host)
+    if host["status"] == "disabled":  # a disabled host's failures only write TEMPLATE/ERROR
+        return 4, error
+    return (3, error) if error else (2, "")
+
+
+def reported_version(st: dict[str, Any], host: dict[str, Any], now: float) -> str:
+    """The drivers' VERSION the host's probes report: what its node has, once a cycle
+    has run since they were copied there; before that the last one reported."""
+    copied = st.get("drivers", {}).get(host["name"])
+    if copied and cycled(st, host, now) and not probe_error(st, host):
+        if now - float(copied[1]) >= INIT_WINDOW:
+            return str(copied[0])
+    return str(host.get("version", ""))
+
+
+def copy_drivers(st: dict[str, Any], name: str, remotes: str) -> None:
+    """The front-end's remotes reach the host `name` now (sync, or monitoring's start)."""
+    st.setdefault("drivers", {})[name] = [remotes, time.time()]
+
+
+def set_status(st: dict[str, Any], me_remotes: str, host: dict[str, Any], status: str) -> None:
+    """`onehost enable|disable|offline` on the DB's `host` (Host::enable/disable/offline):
+    what monitoring reported so far is kept, OFFLINE drops the capacity, and a host
+    leaving OFFLINE is monitored again, which copies the front-end's remotes to it."""
+    now = time.time()
+    if host["status"] == status:
+        return
+    reached = cycled(st, host, now)
+    _state, error = host_state(st, "", host, now)
+    host["version"] = reported_version(st, host, now)
+    host["error"] = error
+    if reached and not error:
+        host["stamp"] = int(now) - 1  # the last cycle's result, before this change
+    if status == "offline":
+        host["capacity"] = False
+    elif reached and not error:
+        host["capacity"] = True
+    if host["status"] == "offline" and host["name"] not in st.get("down", []):
+        copy_drivers(st, host["name"], me_remotes)
+    host["status"], host["since"] = status, now
+
+
+def monitoring_starts(st: dict[str, Any], hosts: list[dict[str, Any]], remotes: str) -> None:
+    """monitord starts with oned: `start_monitor` copies the remotes to every host that
+    is not OFFLINE (disabled ones included) and reachable."""
+    for host in hosts:
+        if host["status"] != "offline" and host["name"] not in st.get("down", []):
+            copy_drivers(st, host["name"], remotes)
 
 
 def host_json(
@@ -120,17 +181,18 @@ def host_json(
         "MODELNAME": "Intel Xeon Processor (Cascadelake)",
         "RESERVED_CPU": "",
         "RESERVED_MEM": "",
-        "VERSION": str(host.get("version", "")),
+        "VERSION": reported_version(st, host, now),
         "VM_MAD": hv,
     }
     if error:
         template["ERROR"] = error
-    # The last monitoring result: this cycle's for a host monitored fine since its
-    # enable; otherwise the last one before the enable (none has come since).
-    enabled_at = float(host.get("enabled_at", 0.0))
-    fresh = state == 2 and now - enabled_at >= INIT_WINDOW
-    stamp = int(now) if fresh else max(int(enabled_at) - 1, 0)
-    monitoring = {
+    # The last monitoring result: this cycle's for a host monitored fine since its last
+    # status change; otherwise the last one before it. monitord stamps an empty record
+    # for an OFFLINE host every cycle.
+    fresh = cycled(st, host, now) and not probe_error(st, host)
+    since = float(host.get("since", 0.0))
+    stamp = int(now) if fresh else int(host.get("stamp", max(int(since) - 1, 0)))
+    monitoring: dict[str, Any] = {
         "TIMESTAMP": str(stamp),
         "ID": str(host["id"]),
         "CAPACITY": {
@@ -141,6 +203,8 @@ def host_json(
         },
         "SYSTEM": {"NETRX": "0", "NETTX": "0"},
     }
+    if host["status"] == "offline":
+        monitoring = {"TIMESTAMP": str(int(now)), "ID": str(host["id"])}
     return {
         "ID": str(host["id"]),
         "NAME": host["name"],
@@ -153,8 +217,9 @@ def host_json(
         "HOST_SHARE": {
             "MEM_USAGE": str(len(vms) * 1048576),
             "CPU_USAGE": str(len(vms) * 100),
-            "TOTAL_MEM": "16303104",
-            "TOTAL_CPU": "400",
+            # Host::offline resets the capacity until the next monitoring result
+            "TOTAL_MEM": "16303104" if host.get("capacity", True) else "0",
+            "TOTAL_CPU": "400" if host.get("capacity", True) else "0",
             "MAX_MEM": "16303104",
             "MAX_CPU": "400",
             "RUNNING_VMS": str(len(vms)),

@@ -95,7 +95,7 @@ def _db(spec: ClusterSpec, lineage: str) -> dict[str, Any]:
             "id": i,
             "name": h.name,
             "status": "enabled",
-            "enabled_at": 0.0,
+            "since": 0.0,
             "hypervisor": h.hypervisor or "kvm",
             "version": spec.release,
         }

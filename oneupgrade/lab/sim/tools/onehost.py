@@ -98,6 +98,7 @@ def _reads(argv: list[str], cmd: str, rest: list[str]) -> int:
 def _status(cmd: str, refs: list[str], verbose: bool) -> int:
     status, word = ACTIONS[cmd]
     rc = 0
+    remotes = _remotes_version()
     with state.mutate() as st:
         require_oned(st)
         for ref in refs:
@@ -114,13 +115,18 @@ def _status(cmd: str, refs: list[str], verbose: bool) -> int:
                 continue
             for h in data["hosts"]:
                 if h["id"] == host["id"]:
-                    h["status"] = status
-                    if status == "enabled":
-                        h["enabled_at"] = time.time()
+                    pool.set_status(st, remotes, h, status)
             raft.commit(st)
             if verbose:
                 out(f"HOST {host['id']}: {word}")
     return rc
+
+
+def _remotes_version() -> str:
+    try:
+        return paths.read_text(paths.at("/var/lib/one/remotes/VERSION")).strip()
+    except OSError:
+        return ""
 
 
 def _sync(force: bool) -> int:
@@ -133,11 +139,15 @@ def _sync(force: bool) -> int:
     st = state.load()
     me = require_oned(st)
     data = raft.read_db(st, me)["data"]
+    now = time.time()
     selected = [
         h
         for h in data["hosts"]
         if h["status"] != "offline"
-        and (force or catalogue.vkey(str(h.get("version", "0"))) < catalogue.vkey(current))
+        and (
+            force
+            or catalogue.vkey(pool.reported_version(st, h, now) or "0") < catalogue.vkey(current)
+        )
     ]
     if not selected:
         out("No hosts are going to be updated.")
@@ -156,6 +166,9 @@ def _sync(force: bool) -> int:
     out("")
     if ok:
         with state.mutate() as st2:
+            for h in selected:
+                if int(h["id"]) in ok:
+                    pool.copy_drivers(st2, h["name"], current)
             wdata, error = raft.write(st2, "one.host.update")
             if error is None:  # the CLI ignores host.update's result
                 for h in wdata["hosts"]:
