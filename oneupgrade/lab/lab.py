@@ -286,6 +286,13 @@ class Lab:
     def hold_vm(self, vm_id: int, lcm_state: str = "MIGRATE", seconds: float = 5.0) -> None:
         sim.hold_vm(self.shared, vm_id, lcm_state, seconds)
 
+    def busy_zone(self, busy: bool = True) -> None:
+        sim.busy_zone(self.shared, busy)
+
+    def stall_follower(self, name: str, stalled: bool = True) -> None:
+        self.address(name)
+        sim.stall_follower(self.shared, name, stalled)
+
     def elect(self, leader: str | None = None) -> None:
         if leader is not None:
             self.address(leader)

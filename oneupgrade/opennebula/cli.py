@@ -105,8 +105,13 @@ class Zone:
     def leaders(self) -> list[ZoneServer]:
         return [s for s in self.servers if s.state == LEADER]
 
-    def health_problems(self) -> list[str]:
-        """Why this zone is not healthy: one leader, the rest followers in sync."""
+    @property
+    def followers(self) -> list[ZoneServer]:
+        return [s for s in self.servers if s.state == FOLLOWER]
+
+    def lasting_problems(self) -> list[str]:
+        """What no re-read mends: not exactly one leader, a server in error or candidate,
+        a follower on another TERM."""
         if not self.servers:
             return []  # a solo front-end: no raft
         problems = []
@@ -117,15 +122,21 @@ class Zone:
             if server.state not in (LEADER, FOLLOWER):
                 problems.append(f"server {server.id} ({server.name}) is {server.role}")
         if len(leaders) == 1:
-            leader = leaders[0]
-            for server in self.servers:
-                if server.state != FOLLOWER:
-                    continue
-                if server.term != leader.term:
+            for server in self.followers:
+                if server.term != leaders[0].term:
                     problems.append(
                         f"server {server.id} ({server.name}) term {server.term} "
-                        f"!= leader's {leader.term}"
+                        f"!= leader's {leaders[0].term}"
                     )
+        return problems
+
+    def health_problems(self) -> list[str]:
+        """Why this one reading is not healthy: the lasting problems, or a follower whose
+        COMMIT differs from the leader's (see raft.settle for a judgement over re-reads)."""
+        problems = self.lasting_problems()
+        if not problems and self.servers:
+            leader = self.leaders[0]
+            for server in self.followers:
                 if server.commit != leader.commit:
                     problems.append(
                         f"server {server.id} ({server.name}) commit {server.commit} "

@@ -7,7 +7,7 @@ import yaml
 
 from oneupgrade.lab import Lab
 from tests.e2e.conftest import LabFactory
-from tests.e2e.runner import Run, run_runbook, sh
+from tests.e2e.runner import Run, package_version, run_runbook, sh, zone
 
 
 def _inventory(lab: Lab, name: str, **changes: Any) -> Path:
@@ -72,3 +72,22 @@ def test_step_1_fails_naming_the_vm_when_the_hold_outlasts_the_deadline(
     assert "VM 0" in run.output
     assert "MIGRATE" in run.output
     assert run.commands(mutating=True) == []
+
+
+def test_a_busy_zone_is_in_sync_and_a_stalled_follower_is_refused(
+    make_lab: LabFactory, report_dir: Path
+) -> None:
+    lab = make_lab(frontends=3, hypervisors=1, version="6.10")
+    # The leader commits all the time: no reading shows the followers' COMMIT equal to
+    # the leader's, yet they follow it a heartbeat behind. The upgrade goes through.
+    lab.busy_zone()
+    readings = [zone(lab)["SERVER_POOL"]["SERVER"] for _ in range(3)]
+    assert any(len({s["COMMIT"] for s in servers}) > 1 for servers in readings)
+    run = run_runbook(lab, report_dir)
+    assert run.returncode == 0, run.output
+    assert package_version(lab, "fe2", "opennebula").startswith("7.0")
+    # A follower that no longer applies the log: refused, naming it, before any change.
+    lab = make_lab(frontends=3, hypervisors=1, version="6.10")
+    lab.busy_zone()
+    lab.stall_follower("fe3")
+    _refused_before_any_change(run_runbook(lab, report_dir), "(fe3) commit", "not in sync")

@@ -14,11 +14,13 @@ if TYPE_CHECKING:
     from .faults import (
         REAL_TIER,
         add_fault,
+        busy_zone,
         clear_faults,
         force_election,
         hold_vm,
         set_latencies,
         set_node_up,
+        stall_follower,
     )
     from .main import main
     from .report import status
@@ -32,6 +34,8 @@ _LAZY = {
     "resolve_release": "catalogue",
     "REAL_TIER": "faults",
     "add_fault": "faults",
+    "busy_zone": "faults",
+    "stall_follower": "faults",
     "clear_faults": "faults",
     "force_election": "faults",
     "hold_vm": "faults",
@@ -62,6 +66,7 @@ __all__ = [
     "ClusterSpec",
     "NodeSpec",
     "add_fault",
+    "busy_zone",
     "clear_faults",
     "force_election",
     "hold_vm",
@@ -72,5 +77,6 @@ __all__ = [
     "seed_node",
     "set_latencies",
     "set_node_up",
+    "stall_follower",
     "status",
 ]

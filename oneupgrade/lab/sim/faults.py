@@ -100,6 +100,22 @@ def set_node_up(shared: Path, name: str, up: bool) -> None:
         raft.reconcile(st)
 
 
+def busy_zone(shared: Path, busy: bool) -> None:
+    """The leader commits every BUSY_TICK (a cloud whose monitoring writes all the time)."""
+    with state.mutate(shared) as st:
+        st.setdefault("raft", {})["busy_since"] = time.time() if busy else 0.0
+
+
+def stall_follower(shared: Path, name: str, stalled: bool = True) -> None:
+    """A follower that answers but no longer applies the leader's log."""
+    with state.mutate(shared) as st:
+        names: list[str] = st.setdefault("raft", {}).setdefault("stalled", [])
+        if stalled and name not in names:
+            names.append(name)
+        elif not stalled and name in names:
+            names.remove(name)
+
+
 def force_election(shared: Path, leader: str | None = None) -> None:
     with state.mutate(shared) as st:
         raft.force_election(st, leader)

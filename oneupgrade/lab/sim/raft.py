@@ -13,7 +13,8 @@ if TYPE_CHECKING:
     from typing import Any
 
 
-SYNC_LAG = 0.5  # seconds a freshly started follower's COMMIT lags by one
+SYNC_LAG = 0.5  # a follower learns the leader's commit on the next heartbeat (500 ms)
+BUSY_TICK = 0.1  # seconds between the leader's commits in a busy zone (monitoring writes)
 
 State = dict[str, "Any"]  # a string: typing is not imported at run time
 
@@ -153,6 +154,32 @@ def force_election(st: State, name: str | None) -> None:
     _elect(st, choice)
 
 
+def _busy_commits(st: State, now: float) -> int:
+    """Entries a busy zone's leader committed since it became busy (`Lab.busy_zone`)."""
+    since = float(st.get("raft", {}).get("busy_since", 0.0))
+    return int((now - since) / BUSY_TICK) if since and now > since else 0
+
+
+def _follower_commit(st: State, name: str, now: float) -> int:
+    """What a follower in sync shows as COMMIT: the leader's commit of one heartbeat ago.
+
+    `onezone show` asks the servers one after another, and a follower learns the
+    leader's commit index with the next append or heartbeat, so right after a write
+    (or its own start) a healthy follower is one entry behind; a stalled one stays
+    behind (`Lab.stall_follower`)."""
+    raft = st.get("raft", {})
+    lead = leader(st)
+    assert lead is not None
+    index = int(db(st, lead)["index"])
+    if name in raft.get("stalled", []):
+        return index - 3
+    heard = now - SYNC_LAG
+    since = float(raft.get("busy_since", 0.0))
+    busy = int((heard - since) / BUSY_TICK) if since and heard > since else 0
+    last = max(float(st["oned"][name].get("started", 0)), float(raft.get("committed_at", 0)))
+    return index + busy - (1 if now - last < SYNC_LAG else 0)
+
+
 def rows(st: State, now: float | None = None) -> list[dict[str, str]]:
     """Per zone server: ENDPOINT, ID, NAME and the raft fields, as strings."""
     now = time.time() if now is None else now
@@ -178,12 +205,12 @@ def rows(st: State, now: float | None = None) -> list[dict[str, str]]:
         elif lead is None:
             fields.update(STATE="1", TERM=str(term + 1), COMMIT=str(own), LOG_INDEX=str(own))
         elif name == lead:
+            own += _busy_commits(st, now)
             fields.update(STATE="3", TERM=str(term), COMMIT=str(own), LOG_INDEX=str(own))
         else:
-            li = int(db(st, lead)["index"])
+            li = int(db(st, lead)["index"]) + _busy_commits(st, now)
             if in_sync(st, name, lead):
-                started = float(st["oned"][name].get("started", 0))
-                commit = li - 1 if now - started < SYNC_LAG else li
+                commit = _follower_commit(st, name, now)
                 fields.update(STATE="2", TERM=str(term), COMMIT=str(commit), LOG_INDEX=str(li))
             else:
                 commit = own if own != li else li - 1
@@ -221,4 +248,5 @@ def commit(st: State) -> None:
     if lead is None:
         return
     db(st, lead)["index"] += 1
+    st["raft"]["committed_at"] = time.time()
     replicate(st)

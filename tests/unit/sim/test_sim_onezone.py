@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import time
 
-from oneupgrade.lab.sim import ClusterSpec, NodeSpec
+from oneupgrade.lab.sim import ClusterSpec, NodeSpec, raft
 from oneupgrade.lab.sim.fakeroot import FakeCluster as FakeLab
 from oneupgrade.lab.sim.fakeroot import MakeLab
 
@@ -100,5 +101,9 @@ def test_zone_disable_blocks_writes(lab: FakeLab) -> None:
 
 def test_writes_replicate_and_advance_index(lab: FakeLab) -> None:
     lab.ok("fe0", "onezone", "disable", "0")
+    servers = json.loads(lab.ok("fe0", "onezone", "show", "0", "-j").out)["ZONE"]["SERVER_POOL"]
+    # the followers learn the new commit index with the next heartbeat
+    assert {s["ID"]: s["COMMIT"] for s in servers["SERVER"]} == {"0": "43", "1": "42", "2": "42"}
+    time.sleep(raft.SYNC_LAG)
     servers = json.loads(lab.ok("fe0", "onezone", "show", "0", "-j").out)["ZONE"]["SERVER_POOL"]
     assert {s["COMMIT"] for s in servers["SERVER"]} == {"43"}
