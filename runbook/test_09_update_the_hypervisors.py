@@ -80,7 +80,9 @@ def _sync_drivers(cluster: Cluster, hosts: list[cli.OneHost]) -> None:
             cluster.say(f"drivers: every upgraded host reports VERSION {remotes} already")
             return
     # `onehost sync` refuses root (pitfall 14); it skips hosts already at the VERSION.
-    cluster.leader.run("onehost sync", user="oneadmin", mutating=True, timeout=1800)
+    # Named by id, so that no host whose node package is older is ever synced.
+    ids = ",".join(str(h.id) for h in sorted(hosts, key=lambda h: h.id))
+    cluster.leader.run(f"onehost sync {ids}", user="oneadmin", mutating=True, timeout=1800)
 
 
 @pytest.mark.dependency(name="09-hypervisors", depends=["08-health"], scope="session")

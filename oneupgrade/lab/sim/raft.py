@@ -207,6 +207,7 @@ def rows(st: State, now: float | None = None) -> list[dict[str, str]]:
         elif name == lead:
             own += _busy_commits(st, now)
             fields.update(STATE="3", TERM=str(term), COMMIT=str(own), LOG_INDEX=str(own))
+            fields["VOTEDFOR"] = str(s["id"])  # the leader voted for itself
         else:
             li = int(db(st, lead)["index"]) + _busy_commits(st, now)
             if in_sync(st, name, lead):

@@ -253,3 +253,14 @@ def test_an_enabled_host_reports_a_fresh_result_only_after_its_next_cycle(lab: F
     time.sleep(pool.INIT_WINDOW)
     assert int(shown()["MONITORING"]["TIMESTAMP"]) >= before
     assert "ERROR" not in shown()["TEMPLATE"]
+
+
+def test_onehost_has_no_verbose_nor_rsync_and_sync_takes_a_range(lab: FakeLab) -> None:
+    # OpenNebula's onehost drops the CLI's --verbose; sync copies with rsync by default
+    for argv in (("disable", "0", "-v"), ("enable", "0", "--verbose"), ("sync", "--rsync")):
+        r = lab.run("fe0", "onehost", *argv)
+        assert (r.rc, r.err) == (255, f"invalid option: {argv[-1]}\n")
+    assert {h["STATE"] for h in hosts(lab)} == {"2"}  # nothing was disabled
+    (lab.root("fe0") / "var/lib/one/remotes/VERSION").write_text("7.0.2\n")
+    out = lab.ok("fe0", "onehost", "sync", "1").out
+    assert out.startswith("* Adding hv1 to upgrade\n[")  # hv0 is not named: left alone

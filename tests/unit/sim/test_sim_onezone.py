@@ -23,7 +23,7 @@ def test_show_text_healthy(lab: FakeLab) -> None:
     assert lines[13] == (
         "ID NAME            STATE      TERM       INDEX      COMMIT     VOTE  FED_INDEX "
     )
-    assert lines[14] == " 0 fe0             leader     1          42         42         -1    -1"
+    assert lines[14] == " 0 fe0             leader     1          42         42         0     -1"
     assert lines[15].startswith(" 1 fe1             follower   1          42         42")
     assert lines[-2] == "ZONE TEMPLATE".ljust(80)
     assert lines[-1] == 'ENDPOINT="http://127.0.10.100:2633/RPC2"'
@@ -107,3 +107,10 @@ def test_writes_replicate_and_advance_index(lab: FakeLab) -> None:
     time.sleep(raft.SYNC_LAG)
     servers = json.loads(lab.ok("fe0", "onezone", "show", "0", "-j").out)["ZONE"]["SERVER_POOL"]
     assert {s["COMMIT"] for s in servers["SERVER"]} == {"43"}
+
+
+def test_the_leader_voted_for_itself(lab: FakeLab) -> None:
+    servers = json.loads(lab.ok("fe1", "onezone", "show", "0", "-j").out)["ZONE"]["SERVER_POOL"]
+    votes = {s["STATE"]: s["VOTEDFOR"] for s in servers["SERVER"] if s["STATE"] == "3"}
+    leader = next(s for s in servers["SERVER"] if s["STATE"] == "3")
+    assert votes == {"3": leader["ID"]}

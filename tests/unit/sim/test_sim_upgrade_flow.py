@@ -237,3 +237,14 @@ def test_fsck_never_backs_up_over_a_file(lab: FakeLab) -> None:
         255,
         "File /var/lib/one/taken.sql exists, backup aborted. Use -f to overwrite.\n",
     )
+
+
+def test_fsck_dry_prints_its_total_and_backs_nothing_up(lab: FakeLab) -> None:
+    out = lab.ok("fe0", "onedb", "fsck", "--dry").out
+    assert out.splitlines()[-4:] == [
+        "Total errors found: 0",
+        "Total repairable errors: 0",
+        "Total unrepairable errors: 0",
+        "Dry run, no changes have been written to the DB",
+    ]
+    assert not list((lab.root("fe0") / "var/lib/one").glob("*.sql"))

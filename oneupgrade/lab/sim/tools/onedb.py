@@ -298,6 +298,8 @@ def fsck(conn: Conn, opts: dict[str, str], flags: set[str]) -> int:
         if verbose:
             for line in _version_read(db):
                 out(line)
+        out("")
+        out("Total errors found: 0")
         out("Total repairable errors: 0")
         out("Total unrepairable errors: 0")
         out("Dry run, no changes have been written to the DB")

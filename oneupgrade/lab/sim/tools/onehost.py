@@ -95,8 +95,8 @@ def _reads(argv: list[str], cmd: str, rest: list[str]) -> int:
     return 0
 
 
-def _status(cmd: str, refs: list[str], verbose: bool) -> int:
-    status, word = ACTIONS[cmd]
+def _status(cmd: str, refs: list[str]) -> int:
+    status, _word = ACTIONS[cmd]
     rc = 0
     remotes = _remotes_version()
     with state.mutate() as st:
@@ -117,8 +117,6 @@ def _status(cmd: str, refs: list[str], verbose: bool) -> int:
                 if h["id"] == host["id"]:
                     pool.set_status(st, remotes, h, status)
             raft.commit(st)
-            if verbose:
-                out(f"HOST {host['id']}: {word}")
     return rc
 
 
@@ -129,7 +127,9 @@ def _remotes_version() -> str:
         return ""
 
 
-def _sync(force: bool) -> int:
+def _sync(force: bool, refs: list[str] | None) -> int:
+    """`onehost sync [range] [--force]`: the hosts of `refs` (else all) not OFFLINE
+    whose VERSION is older than the front-end's remotes/VERSION (any, with --force)."""
     if euid() == 0:
         raise Fail("Cannot run 'onehost sync' as root")
     try:
@@ -140,9 +140,10 @@ def _sync(force: bool) -> int:
     me = require_oned(st)
     data = raft.read_db(st, me)["data"]
     now = time.time()
+    chosen = data["hosts"] if refs is None else [find(data, ref) for ref in refs]
     selected = [
         h
-        for h in data["hosts"]
+        for h in chosen
         if h["status"] != "offline"
         and (
             force
@@ -191,11 +192,15 @@ def run(tool: str, argv: list[str]) -> int:
     cmd, rest = args[0], args[1:]
     if cmd in ("list", "show"):
         return _reads(argv, cmd, rest)
+    # onehost drops the CLI's --verbose, and its sync copies with rsync by default
+    # (--ssh for scp): -v, --verbose and --rsync are unknown options (-v is --vm of create).
+    for option in ("-v", "--verbose", "--rsync"):
+        if option in argv and cmd in (*ACTIONS, "sync"):
+            raise Fail(f"invalid option: {option}", 255)
     if cmd in ACTIONS:
         if not rest:
             raise Fail(f"onehost {cmd}: missing argument range")
-        verbose = "-v" in argv or "--verbose" in argv
-        return _status(cmd, id_list(rest[0]), verbose)
+        return _status(cmd, id_list(rest[0]))
     if cmd == "sync":
-        return _sync("--force" in argv)
+        return _sync("--force" in argv, id_list(rest[0]) if rest else None)
     raise Fail(f"onehost: unknown command {cmd!r}")
