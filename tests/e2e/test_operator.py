@@ -261,6 +261,15 @@ def test_hypervisors_upgraded_in_waves_complete_the_campaign(
     assert [w["hypervisors"] for w in campaign["facts"]["waves"]] == [["hv1"]]
     notes = [r.get("text", "") for r in first.audit if r.get("kind") == "note"]
     assert any("1 hypervisor(s) left for a later wave (hv2)" in n for n in notes), notes
+    # hv2 still runs the old node package: kept OFFLINE, so neither monitoring nor
+    # `onehost sync` gave it the new drivers; only hv1 was synced, by its id
+    time.sleep(2)  # a monitoring cycle or two after the front-ends started
+    by_name = {h["NAME"]: h for h in hosts(lab)}
+    assert by_name["hv2"]["STATE"] == "8"
+    assert by_name["hv2"]["TEMPLATE"]["VERSION"].startswith("6.10."), by_name["hv2"]
+    assert by_name["hv1"]["TEMPLATE"]["VERSION"].startswith("7.0."), by_name["hv1"]
+    syncs = [c["command"] for c in first.commands(mutating=True) if "onehost sync" in c["command"]]
+    assert all(c.endswith(f"onehost sync {by_name['hv1']['ID']}") for c in syncs), syncs
 
     second = run_runbook(lab, report_dir, "--hypervisors", "hv*")
     assert second.returncode == 0, second.output
