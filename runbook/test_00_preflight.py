@@ -1,12 +1,12 @@
 """Step 0. Preflight: everything that can be checked before the first change.
 
 Not a step of the doc, but what its warnings ask for: every node reachable with
-its pinned host key, a supported OS, one OpenNebula release on every front-end, a
-target that is newer and on a supported path, the leader read from the zone
-(never from the inventory), the followers in sync (a follower a heartbeat behind
-is re-read for a few seconds, see opennebula/raft.py), every zone server and
-every OpenNebula host accounted for in the inventory, and disk room for the
-backups. Nothing changes in this step.
+its pinned host key, an OS the target's Platform Notes list for its role, one
+OpenNebula release on every front-end, a target that is newer and on a supported
+path, the leader read from the zone (never from the inventory), the followers in
+sync (a follower a heartbeat behind is re-read for a few seconds, see
+opennebula/raft.py), every zone server and every OpenNebula host accounted for in
+the inventory, and disk room for the backups. Nothing changes in this step.
 """
 
 import pytest
@@ -59,6 +59,7 @@ def test_every_node_runs_a_supported_os_and_a_known_release(cluster: Cluster) ->
     found = cluster.fan_out(cluster.nodes.values(), survey.survey_node)
     cluster.observed["survey"] = found
     problems = campaign.release_problems(cluster, found)
+    problems += campaign.platform_problems(cluster, found)
     assert not problems, "\n".join(problems)
     campaign.begin(cluster, found)
 

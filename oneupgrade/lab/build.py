@@ -19,7 +19,7 @@ from .real.build import series_of
 from .sim import state as sim_state
 
 LAB_JSON = "lab.json"
-OSES = ("debian12", "ubuntu24.04", "alma9")
+OSES = ("debian12", "debian11", "ubuntu24.04", "alma9")
 HYPERVISORS = ("kvm", "lxc")
 TIERS = ("sim", "real")
 # Node preparation is file creation, bound by the kernel: two threads help, more do not.

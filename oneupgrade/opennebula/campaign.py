@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from oneupgrade.cluster import Cluster
-from oneupgrade.opennebula import config, releases, system
+from oneupgrade.opennebula import config, platforms, releases, system
 from oneupgrade.opennebula.survey import NodeSurvey
 
 
@@ -55,6 +55,20 @@ def release_problems(cluster: Cluster, found: Mapping[str, NodeSurvey]) -> list[
         version = found[node.name].release or "?"
         if releases.parse(version) > releases.parse(wanted):
             problems.append(f"{node}: its node package {version} is newer than the target {target}")
+    return problems
+
+
+def platform_problems(cluster: Cluster, found: Mapping[str, NodeSurvey]) -> list[str]:
+    """Each node's OS against the target's Platform Notes (platforms.SUPPORTED)."""
+    problems = []
+    for name, seen in found.items():
+        role = seen.role if seen.role == "frontend" else "kvm"
+        if role != "frontend" and "opennebula-node-lxc" in seen.packages:
+            role = "lxc"
+        plat = seen.platform
+        why = platforms.problem(name, role, plat.os_id, plat.version_id, plat.name, cluster.target)
+        if why:
+            problems.append(why)
     return problems
 
 

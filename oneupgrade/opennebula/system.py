@@ -24,6 +24,8 @@ PROXY_UNITS = {"nginx": ("nginx.service",), "apache": ("apache2.service", "httpd
 class Platform:
     family: str  # "deb" or "rpm"
     name: str  # PRETTY_NAME
+    os_id: str = ""  # ID: debian, ubuntu, almalinux, rhel ...
+    version_id: str = ""  # VERSION_ID: 12, 24.04, 9.4
 
     @property
     def repo_file(self) -> str:
@@ -57,7 +59,9 @@ def _parse_platform(node: Node, text: str) -> Platform:
             f"{node}: unsupported OS {fields.get('PRETTY_NAME', '?')!r}; "
             "OpenNebula runs on Debian, Ubuntu and RHEL/AlmaLinux"
         )
-    return Platform(family, fields.get("PRETTY_NAME", ""))
+    return Platform(
+        family, fields.get("PRETTY_NAME", ""), fields.get("ID", ""), fields.get("VERSION_ID", "")
+    )
 
 
 _DEB_QUERY = (

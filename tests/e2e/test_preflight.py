@@ -91,3 +91,19 @@ def test_a_busy_zone_is_in_sync_and_a_stalled_follower_is_refused(
     lab.busy_zone()
     lab.stall_follower("fe3")
     _refused_before_any_change(run_runbook(lab, report_dir), "(fe3) commit", "not in sync")
+
+
+def test_a_node_on_an_os_the_target_dropped_is_refused(
+    make_lab: LabFactory, report_dir: Path
+) -> None:
+    # 7.2's Platform Notes list Debian 12 and 13: a Debian 11 cluster may go to 7.0 only
+    lab = make_lab(frontends=1, hypervisors=1, version="6.10", os="debian11")
+    newer = _inventory(lab, "to-7.2.yml", target="7.2")
+    _refused_before_any_change(
+        run_runbook(lab, report_dir, inventory=newer),
+        "fe1: Debian GNU/Linux 11 (bullseye) is not a platform of OpenNebula 7.2 for front-ends",
+        "hv1: Debian GNU/Linux 11 (bullseye) is not a platform of OpenNebula 7.2 for KVM nodes",
+    )
+    run = run_runbook(lab, report_dir)  # the inventory's target: 7.0
+    assert run.returncode == 0, run.output
+    assert package_version(lab, "hv1", "opennebula-node-kvm").startswith("7.0")

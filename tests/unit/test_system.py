@@ -8,7 +8,7 @@ from oneupgrade.errors import PreconditionFailed
 from oneupgrade.opennebula import system
 from tests.unit.fakes import FakeNode
 
-DEBIAN = 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\n'
+DEBIAN = 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\nVERSION_ID="12"\n'
 ALMA = (
     'PRETTY_NAME="AlmaLinux 9.4 (Seafoam Ocelot)"\nID="almalinux"\nID_LIKE="rhel centos fedora"\n'
 )
@@ -23,7 +23,7 @@ def node(stdout: str) -> FakeNode:
 def test_a_debian_node_reads_dpkg_and_ignores_an_rpm_database() -> None:
     n = node(f"{DEBIAN}--- oneupgrade:deb\n{DPKG}--- oneupgrade:rpm\nopennebula 5.0.0\n")
     plat, packages = system.platform_and_packages(n)
-    assert plat == system.Platform("deb", "Debian GNU/Linux 12 (bookworm)")
+    assert plat == system.Platform("deb", "Debian GNU/Linux 12 (bookworm)", "debian", "12")
     # config-files-only ("rc") packages are not installed
     assert packages == {"opennebula": "6.10.5", "opennebula-tools": "6.10.5"}
     assert len(n.ran) == 1

@@ -205,7 +205,7 @@ def repo_url(release: str, os_name: str) -> str:
     series = series_of(release)
     if os_name == "alma9":
         return f"https://downloads.opennebula.io/repo/{series}/AlmaLinux/$releasever/$basearch"
-    distro = "Ubuntu/24.04" if os_name.startswith("ubuntu") else "Debian/12"
+    distro = {"ubuntu24.04": "Ubuntu/24.04", "debian11": "Debian/11"}.get(os_name, "Debian/12")
     return f"https://downloads.opennebula.io/repo/{series}/{distro}"
 
 

@@ -14,7 +14,7 @@ class NodeSpec:
     name: str
     address: str
     role: str  # "frontend" | "hypervisor"
-    os: str  # "debian12" | "ubuntu24.04" | "alma9"
+    os: str  # "debian12" | "debian11" | "ubuntu24.04" | "alma9"
     server_id: int = -1
     hypervisor: str | None = None  # "kvm" | "lxc" | None
 
