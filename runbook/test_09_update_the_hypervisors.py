@@ -15,7 +15,9 @@ sync` then brings the drivers of hosts that still report an older VERSION, and t
 hosts enabled before step 2 are enabled again. A host that was OFFLINE before the
 upgrade stays so; hosts of a later wave (--hypervisors) stay OFFLINE until theirs.
 `onehost sync` runs only when some host reports drivers older than the leader's
-remotes: a rerun against an upgraded cluster changes nothing.
+remotes, for those hosts only (named by id): a rerun against an upgraded cluster
+changes nothing. A host that reports no VERSION at all (an IM driver without the
+KVM probes, e.g. dummy) is left to monitoring, which copied the remotes to it.
 
 Gap closed: the HA guide never says when to `onezone enable`; while the zone is
 disabled `onehost enable` fails and `onehost sync` silently cannot record the new
@@ -76,6 +78,14 @@ def _sync_drivers(cluster: Cluster, hosts: list[cli.OneHost]) -> None:
         return
     if not cluster.dry_run:
         remotes = cli.remotes_version(cluster.leader)
+        # A host whose IM driver reports no VERSION (dummy, say) cannot be judged; its
+        # monitoring copied the remotes when it started. Syncing it would repeat forever.
+        silent = [h.name for h in hosts if not h.version.strip()]
+        if silent:
+            cluster.say(f"drivers: {', '.join(silent)} report no VERSION, not synced")
+        hosts = [h for h in hosts if h.version.strip()]
+        if not hosts:
+            return
         if not any(cli.drivers_older(h.version, remotes) for h in hosts):
             cluster.say(f"drivers: every upgraded host reports VERSION {remotes} already")
             return
