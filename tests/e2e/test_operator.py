@@ -268,6 +268,8 @@ def test_hypervisors_upgraded_in_waves_complete_the_campaign(
     assert by_name["hv2"]["STATE"] == "8"
     assert by_name["hv2"]["TEMPLATE"]["VERSION"].startswith("6.10."), by_name["hv2"]
     assert by_name["hv1"]["TEMPLATE"]["VERSION"].startswith("7.0."), by_name["hv1"]
+    # no changing command of the first wave's run reached hv2
+    assert [c["command"] for c in first.commands(mutating=True) if c["node"] == "hv2"] == []
     syncs = [c["command"] for c in first.commands(mutating=True) if "onehost sync" in c["command"]]
     assert all(c.endswith(f"onehost sync {by_name['hv1']['ID']}") for c in syncs), syncs
 
