@@ -9,13 +9,11 @@ opennebula/raft.py), every zone server and every OpenNebula host accounted for i
 the inventory, and disk room for the backups. Nothing changes in this step.
 """
 
-from collections.abc import Callable
-
 import pytest
 
 from oneupgrade.cluster import Cluster
 from oneupgrade.errors import CommandFailed
-from oneupgrade.opennebula import campaign, cli, config, known_issues, raft, survey, system
+from oneupgrade.opennebula import campaign, cli, config, raft, survey
 from oneupgrade.ssh import Node
 
 pytestmark = pytest.mark.step(0, "Preflight")
@@ -138,34 +136,6 @@ def test_every_opennebula_host_is_a_hypervisor_of_the_inventory(cluster: Cluster
     names = {h.name for h in pool}
     absent = [n.name for n in cluster.hypervisors if n.name not in names and n.address not in names]
     assert not absent, f"inventory hypervisors {absent} are not OpenNebula hosts (onehost list)"
-
-
-def _output_of(command: str) -> Callable[[Node], str]:
-    return lambda node: node.run(command).stdout
-
-
-@pytest.mark.dependency(depends=["00-releases"], scope="session")
-def test_no_known_issue_of_the_target_dooms_the_upgrade(cluster: Cluster) -> None:
-    seen = cluster.observed.get("survey", {})
-    fronts = [seen[n.name].release for n in cluster.frontends if n.name in seen]
-    if not fronts or all(system.at_target(v, cluster.target) for v in fronts):
-        cluster.say("the front-ends run the target: no known issue of the upgrade left")
-        return
-    source = str(cluster.journal.fact("source_release") or fronts[0])
-    issues = known_issues.applying(source, cluster.target)
-    found: list[str] = []
-    for issue in issues:
-        if not issue.probe:
-            found.append(f"target {cluster.target}: {issue.name}: {issue.remedy}")
-            continue
-        seen_on = cluster.fan_out(cluster.frontends, _output_of(issue.probe))
-        for node, out in sorted(seen_on.items()):
-            if out.strip():
-                lines = "; ".join(out.strip().splitlines()[:5])
-                found.append(f"{node}: {issue.name} ({lines}): {issue.remedy}")
-    checked = ", ".join(i.name for i in issues) or "none applies"
-    cluster.say(f"known issues checked: {checked}")
-    assert not found, "\n".join(found)
 
 
 @pytest.mark.dependency(depends=["00-hosts"], scope="session")

@@ -107,26 +107,3 @@ def test_a_node_on_an_os_the_target_dropped_is_refused(
     run = run_runbook(lab, report_dir)  # the inventory's target: 7.0
     assert run.returncode == 0, run.output
     assert package_version(lab, "hv1", "opennebula-node-kvm").startswith("7.0")
-
-
-def test_a_known_issue_of_the_target_is_refused_with_the_docs_remedy(
-    make_lab: LabFactory, report_dir: Path
-) -> None:
-    lab = make_lab(frontends=3, hypervisors=1, version="6.10")
-    exact = _inventory(lab, "to-7.0.0.yml", target="7.0.0")
-    _refused_before_any_change(
-        run_runbook(lab, report_dir, inventory=exact), "onedb upgrade -v of 7.0.0", "7.0.1"
-    )
-    views = "/etc/one/sunstone-views.yaml"
-    sh(lab, "fe2", f"printf 'labels_groups:\\n  default:\\n' > {views}")
-    _refused_before_any_change(
-        run_runbook(lab, report_dir),
-        "fe2: an empty value under labels_groups",
-        f"{views}:2:   default:",
-        "default: []",
-    )
-    sh(lab, "fe2", f"printf 'labels_groups:\\n  default: []\\n' > {views}")
-    run = run_runbook(lab, report_dir)
-    assert run.returncode == 0, run.output
-    notes = [r.get("text", "") for r in run.audit if r.get("kind") == "note"]
-    assert any(n.startswith("known issues checked: an empty value under") for n in notes), notes
