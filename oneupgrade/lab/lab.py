@@ -289,6 +289,10 @@ class Lab:
     def busy_zone(self, busy: bool = True) -> None:
         sim.busy_zone(self.shared, busy)
 
+    def set_monitoring_interval(self, seconds: float) -> None:
+        """A slower (or faster) monitoring cycle for every host of the simulation."""
+        sim.set_monitoring_interval(self.shared, seconds)
+
     def stall_follower(self, name: str, stalled: bool = True) -> None:
         self.address(name)
         sim.stall_follower(self.shared, name, stalled)

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
         force_election,
         hold_vm,
         set_latencies,
+        set_monitoring_interval,
         set_node_up,
         stall_follower,
     )
@@ -40,6 +41,7 @@ _LAZY = {
     "force_election": "faults",
     "hold_vm": "faults",
     "set_latencies": "faults",
+    "set_monitoring_interval": "faults",
     "set_node_up": "faults",
     "main": "main",
     "status": "report",
@@ -76,6 +78,7 @@ __all__ = [
     "seed_cluster",
     "seed_node",
     "set_latencies",
+    "set_monitoring_interval",
     "set_node_up",
     "stall_follower",
     "status",

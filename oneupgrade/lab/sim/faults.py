@@ -106,6 +106,12 @@ def busy_zone(shared: Path, busy: bool) -> None:
         st.setdefault("raft", {})["busy_since"] = time.time() if busy else 0.0
 
 
+def set_monitoring_interval(shared: Path, seconds: float) -> None:
+    """How long after a host's monitoring (re)starts its first cycle reports."""
+    with state.mutate(shared) as st:
+        st["monitoring_interval"] = float(seconds)
+
+
 def stall_follower(shared: Path, name: str, stalled: bool = True) -> None:
     """A follower that answers but no longer applies the leader's log."""
     with state.mutate(shared) as st:

@@ -34,7 +34,7 @@ LCM_SHORT = {
     43: "migr", 45: "migr", 60: "migr", 69: "back", 70: "back", 71: "rest",
 }  # fmt: skip
 HOST_SHORT = {0: "init", 2: "on", 3: "err", 4: "dsbl", 8: "off"}
-INIT_WINDOW = 1.0
+INIT_WINDOW = 1.0  # the lab's default monitoring cycle, seconds
 
 
 def lcm_number(name: str) -> int:
@@ -84,10 +84,14 @@ def _monitoring_since(st: dict[str, Any], host: dict[str, Any]) -> float | None:
     return max(float(host.get("since", 0.0)), float(running[lead]["started"]))
 
 
+def interval(st: dict[str, Any]) -> float:
+    return float(st.get("monitoring_interval", INIT_WINDOW))
+
+
 def cycled(st: dict[str, Any], host: dict[str, Any], now: float) -> bool:
     """A monitoring cycle has run on `host` since its monitoring (re)started."""
     since = _monitoring_since(st, host)
-    return since is not None and now - since >= INIT_WINDOW
+    return since is not None and now - since >= interval(st)
 
 
 def probe_error(st: dict[str, Any], host: dict[str, Any]) -> str:
@@ -126,7 +130,7 @@ def reported_version(st: dict[str, Any], host: dict[str, Any], now: float) -> st
     has run since they were copied there; before that the last one reported."""
     copied = st.get("drivers", {}).get(host["name"])
     if copied and cycled(st, host, now) and not probe_error(st, host):
-        if now - float(copied[1]) >= INIT_WINDOW:
+        if now - float(copied[1]) >= interval(st):
             return str(copied[0])
     return str(host.get("version", ""))
 
