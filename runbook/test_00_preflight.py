@@ -9,11 +9,13 @@ opennebula/raft.py), every zone server and every OpenNebula host accounted for i
 the inventory, and disk room for the backups. Nothing changes in this step.
 """
 
+from collections.abc import Callable
+
 import pytest
 
 from oneupgrade.cluster import Cluster
 from oneupgrade.errors import CommandFailed
-from oneupgrade.opennebula import campaign, cli, config, raft, survey
+from oneupgrade.opennebula import campaign, cli, config, known_issues, raft, survey, system
 from oneupgrade.ssh import Node
 
 pytestmark = pytest.mark.step(0, "Preflight")
@@ -126,7 +128,7 @@ def test_the_leader_comes_from_the_zone_and_every_server_is_in_the_inventory(
 def test_every_opennebula_host_is_a_hypervisor_of_the_inventory(cluster: Cluster) -> None:
     if "zone" not in cluster.observed:
         return  # oned is stopped mid-campaign; the hosts were checked when it started
-    pool = cli.hosts(cluster.leader)
+    pool = cluster.observed["hosts"] = cli.hosts(cluster.leader)
     known = {n.name for n in cluster.hypervisors} | {n.address for n in cluster.hypervisors}
     strangers = [h.name for h in pool if h.name not in known]
     assert not strangers, (
@@ -136,6 +138,38 @@ def test_every_opennebula_host_is_a_hypervisor_of_the_inventory(cluster: Cluster
     names = {h.name for h in pool}
     absent = [n.name for n in cluster.hypervisors if n.name not in names and n.address not in names]
     assert not absent, f"inventory hypervisors {absent} are not OpenNebula hosts (onehost list)"
+
+
+def _output_of(command: str) -> Callable[[Node], str]:
+    return lambda node: node.run(command).stdout
+
+
+@pytest.mark.dependency(depends=["00-releases"], scope="session")
+def test_no_known_issue_of_the_target_dooms_the_upgrade(cluster: Cluster) -> None:
+    # What the target removed and its Known Issues, as data (opennebula/known_issues.py).
+    seen = cluster.observed.get("survey", {})
+    fronts = [seen[n.name].release for n in cluster.frontends if n.name in seen]
+    if not fronts or all(system.at_target(v, cluster.target) for v in fronts):
+        cluster.say("the front-ends run the target: no known issue of the upgrade left")
+        return
+    source = str(cluster.journal.fact("source_release") or fronts[0])
+    issues = known_issues.applying(source, cluster.target)
+    probes = {
+        issue.name: cluster.fan_out(cluster.frontends, _output_of(issue.probe))
+        for issue in issues
+        if issue.probe
+    }
+    facts = known_issues.Facts(seen, cluster.observed.get("hosts", []), probes)
+    blocking: list[str] = []
+    for issue in issues:
+        found = known_issues.findings(issue, facts)
+        if issue.blocking:
+            blocking += found
+        for line in [] if issue.blocking else found:
+            cluster.say(f"known issue, not blocking: {line}")
+    checked = ", ".join(i.name for i in issues) or "none applies"
+    cluster.say(f"known issues checked: {checked}")
+    assert not blocking, "\n".join(blocking)
 
 
 @pytest.mark.dependency(depends=["00-hosts"], scope="session")

@@ -286,6 +286,10 @@ class Lab:
     def hold_vm(self, vm_id: int, lcm_state: str = "MIGRATE", seconds: float = 5.0) -> None:
         sim.hold_vm(self.shared, vm_id, lcm_state, seconds)
 
+    def fsck_errors(self, name: str, errors: list[str]) -> None:
+        self.address(name)
+        sim.fsck_errors(self.shared, name, errors)
+
     def busy_zone(self, busy: bool = True) -> None:
         sim.busy_zone(self.shared, busy)
 

@@ -170,6 +170,7 @@ class OneHost:
     vm_mad: str
     version: str
     error: str
+    im_mad: str = ""
 
     @property
     def state_name(self) -> str:
@@ -194,6 +195,7 @@ def hosts(node: Node) -> list[OneHost]:
                 h.get("VM_MAD", ""),
                 template.get("VERSION", "") if isinstance(template, dict) else "",
                 template.get("ERROR", "") if isinstance(template, dict) else "",
+                h.get("IM_MAD", ""),
             )
         )
     return out

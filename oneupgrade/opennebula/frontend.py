@@ -7,6 +7,7 @@ done yet, so a rerun after a failure picks up where the node is.
 
 from __future__ import annotations
 
+import re
 import shlex
 import time
 from dataclasses import dataclass
@@ -164,8 +165,36 @@ def upgrade_frontend(node: Node, journal: Journal, target: str, vip: str | None)
     system.install_packages(node, plat, pinned(migrators, plat, target), PACKAGE_TIMEOUT)
     done += [f"installed {name}" for name in migrators]
     done += update_configuration(node, vip)
+    labels = sunstone_views_back(node, journal)
+    done += labels
     done += upgrade_database(node, journal)
+    if labels and not node.dry_run:
+        # Step 10 (sources before 7.0): "now you can safely delete" it; the step-4
+        # copy of /etc/one keeps it.
+        node.run(f"rm -f {SUNSTONE_VIEWS}", mutating=True)
+        done.append(f"{SUNSTONE_VIEWS} deleted again (kept in the step-4 backup)")
     return done
+
+
+SUNSTONE_VIEWS = "/etc/one/sunstone-views.yaml"
+
+
+def sunstone_views_back(node: Node, journal: Journal) -> list[str]:
+    """Sources before 7.0: `onecfg upgrade` moves labels_groups into FireEdge's
+    default-labels.yaml and deletes sunstone-views.yaml, but `onedb upgrade` migrates
+    the persistent labels as user labels from that file, so the step-4 copy goes back
+    before it (Step 7's and Step 8's notes)."""
+    if journal.fact(f"db_upgraded/{node}"):
+        return []
+    backups: list[str] = journal.fact(f"config_backups/{node}") or []
+    etc_copy = next((p for p in backups if p.startswith("/etc/one.")), None)
+    if etc_copy is None or _exists(node, SUNSTONE_VIEWS):
+        return []
+    saved = shlex.quote(f"{etc_copy}/sunstone-views.yaml")
+    if not _exists(node, saved.strip("'")):
+        return []
+    node.run(f"cp -p {saved} {SUNSTONE_VIEWS}", mutating=True)
+    return [f"{SUNSTONE_VIEWS} put back from {etc_copy} for the labels migration"]
 
 
 def update_configuration(node: Node, vip: str | None) -> list[str]:
@@ -229,6 +258,27 @@ def _own_dump(node: Node, command: str) -> str:
     return shlex.quote(f"{BACKUP_DIR}/onedb-{command}-{node}-{stamp}.sql")
 
 
+_FSCK_TOTAL = re.compile(r"^Total errors found: (\d+)", re.M)
+_FSCK_OWN = (
+    "Sqlite database backup",
+    "MySQL dump stored",
+    "Use 'onedb restore'",
+    "mysql -u ",
+    "  > ",
+)
+
+
+def fsck_errors(output: str) -> list[str]:
+    """The errors `onedb fsck` reported ([] when "Total errors found: 0"): the lines it
+    printed between its backup notice and its totals."""
+    total = _FSCK_TOTAL.search(output)
+    if total is None or int(total.group(1)) == 0:
+        return []
+    before = output[: total.start()].splitlines()
+    found = [ln for ln in before if ln.strip() and not ln.startswith(_FSCK_OWN)]
+    return found or [f"Total errors found: {total.group(1)}"]
+
+
 def upgrade_database(node: Node, journal: Journal) -> list[str]:
     """Steps 8 and 9: `onedb upgrade -v`, then `onedb fsck` on the upgraded schema, each
     with its automatic backup in a file of its own."""
@@ -246,7 +296,15 @@ def upgrade_database(node: Node, journal: Journal) -> list[str]:
         f"db_fsck/{node}"
     ):
         dump = _own_dump(node, "fsck")
-        node.run(f"onedb fsck -b {dump}", mutating=True, timeout=ONEDB_TIMEOUT)
+        result = node.run(f"onedb fsck -b {dump}", mutating=True, timeout=ONEDB_TIMEOUT)
+        found = fsck_errors(result.stdout)
+        if found:
+            # fsck repaired what it could, but an upgrade that left errors is not to be
+            # trusted silently; `--lf` runs fsck again once the operator has looked.
+            raise PreconditionFailed(
+                f"{node}: onedb fsck found {len(found)} error(s) in the upgraded database "
+                f"(backup before it: {dump.strip(chr(39))}):\n  " + "\n  ".join(found[:20])
+            )
         if not node.dry_run:
             journal.remember(f"db_fsck/{node}", True)
         return ["onedb upgrade -v", "onedb fsck"]

@@ -107,3 +107,31 @@ def test_a_node_on_an_os_the_target_dropped_is_refused(
     run = run_runbook(lab, report_dir)  # the inventory's target: 7.0
     assert run.returncode == 0, run.output
     assert package_version(lab, "hv1", "opennebula-node-kvm").startswith("7.0")
+
+
+def test_a_known_issue_of_the_target_is_refused_with_the_docs_remedy(
+    make_lab: LabFactory, report_dir: Path
+) -> None:
+    lab = make_lab(frontends=3, hypervisors=1, version="6.10")
+    views = "/etc/one/sunstone-views.yaml"
+    # 6.10's own sunstone-views.yaml has an empty `default:` under labels_groups
+    assert "labels_groups:\n    default:\n" in sh(lab, "fe2", f"cat {views}")
+    exact = _inventory(lab, "to-7.0.0.yml", target="7.0.0")
+    _refused_before_any_change(
+        run_runbook(lab, report_dir, inventory=exact),
+        "onedb upgrade -v of 7.0.0",
+        "choose 7.0.1 or newer",
+        f"an empty value under labels_groups in {views}: fe2: {views}:",
+        "default: []",
+    )
+    # 7.0.1 and later migrate that file: the series target goes on, and the packages
+    # 7.0 no longer ships are named without stopping the upgrade
+    run = run_runbook(lab, report_dir)
+    assert run.returncode == 0, run.output
+    notes = [r.get("text", "") for r in run.audit if r.get("kind") == "note"]
+    checked = [n for n in notes if n.startswith("known issues checked:")]
+    assert checked, notes
+    assert "labels_groups" not in checked[0], notes
+    assert "hosts on drivers that 7.0 removed" in checked[0], notes
+    gone = [n for n in notes if n.startswith("known issue, not blocking")]
+    assert any("fe1: opennebula-sunstone 6.10." in n for n in gone), notes

@@ -18,6 +18,7 @@ from tests.e2e.runner import (
     runbook_in_background,
     state_before,
     wait_for_step,
+    zone,
 )
 
 
@@ -46,6 +47,26 @@ def test_a_failed_install_on_a_follower_stops_step_5_and_lf_completes(
     assert resumed.returncode == 0, resumed.output
     assert "satisfied by earlier run(s)" in resumed.output
     assert _changes_in_steps(resumed, range(5)) == []
+    assert_healthy_at(lab, "7.0", ids, enabled)
+
+
+def test_fsck_errors_on_the_upgraded_leader_stop_step_4_and_lf_checks_again(
+    make_lab: LabFactory, report_dir: Path
+) -> None:
+    lab = make_lab(frontends=3, hypervisors=1)
+    ids, enabled = state_before(lab)
+    leader = next(s["NAME"] for s in zone(lab)["SERVER_POOL"]["SERVER"] if s["STATE"] == "3")
+    problem = "VM 3 has a wrong running VMs counter in host 0 (cpu 100 != 0)"
+    lab.fsck_errors(leader, [problem])
+    first = run_runbook(lab, report_dir)
+    assert first.returncode == 1
+    assert "step 4 'Upgrade the Leader' failed" in first.output, first.output[-3000:]
+    assert f"{leader}: onedb fsck found 1 error(s) in the upgraded database" in first.output
+    assert problem in first.output
+    resumed = run_runbook(lab, report_dir, "--lf")  # fsck repaired it: the next one is clean
+    assert resumed.returncode == 0, resumed.output
+    fscks = [r["node"] for r in resumed.commands(mutating=True) if "onedb fsck" in r["command"]]
+    assert leader in fscks
     assert_healthy_at(lab, "7.0", ids, enabled)
 
 

@@ -19,6 +19,17 @@ def test_debian12_6_10_to_7_0_then_a_rerun_changes_nothing(
     first = run_runbook(lab, report_dir)
     assert first.returncode == 0, first.output
     assert_healthy_at(lab, "7.0", ids, enabled)
+    # The Sunstone labels procedure: onecfg upgrade deleted sunstone-views.yaml, the
+    # step-4 copy went back before each onedb upgrade and was deleted after it.
+    views = "/etc/one/sunstone-views.yaml"
+    for node in ("fe1", "fe2", "fe3"):
+        work = [r["command"] for r in first.commands(mutating=True) if r["node"] == node]
+        put_back = next(i for i, c in enumerate(work) if c.startswith("cp -p") and views in c)
+        upgrade = next(i for i, c in enumerate(work) if c.startswith("onedb upgrade"))
+        deleted = next(i for i, c in enumerate(work) if c == f"rm -f {views}")
+        assert put_back < upgrade < deleted, work
+        assert "labels_groups" in sh(lab, node, "cat /etc/one.*/sunstone-views.yaml")
+        assert sh(lab, node, f"test -e {views} && echo present || echo absent").strip() == "absent"
 
     again = run_runbook(lab, report_dir)
     assert again.returncode == 0, again.output

@@ -91,3 +91,23 @@ def test_onecfg_without_status_is_left_alone_and_the_report_says_so() -> None:
         "configuration NOT migrated by onecfg (no onecfg upgrade on this node): compare "
         "/etc/one and /var/lib/one/remotes/etc with their step-4 backups"
     ]
+
+
+def test_fsck_errors_are_the_lines_before_its_totals() -> None:
+    clean = (
+        "Sqlite database backup stored in /var/lib/one/backups/a.sql\n"
+        "Use 'onedb restore' to restore the DB.\n\nTotal errors found: 0\n"
+        "Total errors repaired: 0\nTotal errors unrepaired: 0\n"
+    )
+    assert frontend.fsck_errors(clean) == []
+    dirty = (
+        "MySQL dump stored in /var/lib/one/backups/a.sql\n"
+        "Use 'onedb restore' or restore the DB using the mysql command:\n"
+        "mysql -u user -h server -P port db_name < backup_file\n\n"
+        "Host 0 RUNNING_VMS has 2 \tis\t1\n[UNREPAIRED] Image 4 has a wrong DATASTORE_ID\n\n"
+        "Total errors found: 2\nTotal errors repaired: 1\nTotal errors unrepaired: 1\n"
+    )
+    assert frontend.fsck_errors(dirty) == [
+        "Host 0 RUNNING_VMS has 2 \tis\t1",
+        "[UNREPAIRED] Image 4 has a wrong DATASTORE_ID",
+    ]

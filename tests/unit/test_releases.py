@@ -12,6 +12,8 @@ def test_targets_are_known_series_or_releases() -> None:
 def test_a_series_resolves_to_its_newest_release() -> None:
     assert releases.resolve("6.10") == "6.10.5"
     assert releases.resolve("7.0.1") == "7.0.1"
+    assert releases.resolve("7.0") == "7.0.3"
+    assert releases.resolve("7.2") == "7.2.1"
 
 
 def test_at_target_compares_series_or_exact_release() -> None:

@@ -122,6 +122,12 @@ def stall_follower(shared: Path, name: str, stalled: bool = True) -> None:
             names.remove(name)
 
 
+def fsck_errors(shared: Path, name: str, errors: list[str]) -> None:
+    """Inconsistencies `onedb fsck` on node `name` will find (and repair) next time."""
+    with state.mutate(shared) as st:
+        st.setdefault("fsck_errors", {})[name] = list(errors)
+
+
 def force_election(shared: Path, leader: str | None = None) -> None:
     with state.mutate(shared) as st:
         raft.force_election(st, leader)

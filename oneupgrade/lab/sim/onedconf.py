@@ -154,7 +154,8 @@ def other_etc_files(release: str) -> dict[str, str]:
             "logo: images/opennebula-5.0.png\n"
             "groups:\n    oneadmin:\n        - admin\n"
             "default:\n    - cloud\n"
-            "labels_groups:\n    default: []\n"
+            # as 6.10 ships it: an empty value (7.0.0's migrator fails on it)
+            "labels_groups:\n    default:\n"
         )
     return files
 

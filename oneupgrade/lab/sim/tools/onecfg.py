@@ -76,6 +76,11 @@ def upgrade() -> int:
         if os.path.isdir(s):
             dst = os.path.join(backup, src.strip("/").replace("/", "_"))
             shutil.copytree(s, dst, symlinks=True, dirs_exist_ok=True)
+    views = paths.at("/etc/one/sunstone-views.yaml")
+    if catalogue.vkey(cfg) < (7, 0) <= catalogue.vkey(release) and os.path.exists(views):
+        # 6.10.2_to_7.0.0: labels_groups move to FireEdge's default-labels.yaml and the
+        # Ruby Sunstone file is deleted (its files.yaml entry says `action: delete`)
+        os.remove(views)
     paths.write_text(paths.at(CONF), onedconf.onecfg_conf(release), 0o644)
     out(f"ANY   : Backup stored in '{BACKUPS}/{stamp}'")
     out(f"ANY   : Configuration updated to {release}")

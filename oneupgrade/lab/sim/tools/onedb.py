@@ -298,9 +298,11 @@ def fsck(conn: Conn, opts: dict[str, str], flags: set[str]) -> int:
         if verbose:
             for line in _version_read(db):
                 out(line)
-        out("")
-        out("Total errors found: 0")
-        out("Total repairable errors: 0")
+        found = list(st.get("fsck_errors", {}).get(me(), []))
+        for line in ["", *found]:
+            out(line)
+        out(f"Total errors found: {len(found)}")
+        out(f"Total repairable errors: {len(found)}")
         out("Total unrepairable errors: 0")
         out("Dry run, no changes have been written to the DB")
         return 0
@@ -317,10 +319,14 @@ def fsck(conn: Conn, opts: dict[str, str], flags: set[str]) -> int:
         _write_backup(conn, db, file)
         lines += conn.backup_lines(file)
         if verbose:
-            lines += ["  > Running fsck", "  > Done", ""]
+            lines.append("  > Running fsck")
+        found = st.get("fsck_errors", {}).pop(name, [])  # fsck repairs what it finds
+        lines += found
+        if verbose:
+            lines += ["  > Done", ""]
         report = [
-            "Total errors found: 0",
-            "Total errors repaired: 0",
+            f"Total errors found: {len(found)}",
+            f"Total errors repaired: {len(found)}",
             "Total errors unrepaired: 0",
         ]
         lines += ["", *report]
