@@ -15,7 +15,16 @@ import pytest
 
 from oneupgrade.cluster import Cluster
 from oneupgrade.errors import CommandFailed
-from oneupgrade.opennebula import campaign, cli, config, known_issues, raft, survey, system
+from oneupgrade.opennebula import (
+    campaign,
+    cli,
+    config,
+    known_issues,
+    onecfg,
+    raft,
+    survey,
+    system,
+)
 from oneupgrade.ssh import Node
 
 pytestmark = pytest.mark.step(0, "Preflight")
@@ -170,6 +179,23 @@ def test_no_known_issue_of_the_target_dooms_the_upgrade(cluster: Cluster) -> Non
     checked = ", ".join(i.name for i in issues) or "none applies"
     cluster.say(f"known issues checked: {checked}")
     assert not blocking, "\n".join(blocking)
+
+
+@pytest.mark.dependency(depends=["00-releases"], scope="session")
+def test_the_configuration_state_is_clean_before_the_stop(cluster: Cluster, frontend: Node) -> None:
+    # Step 7 of the single front-end page: "ensure that the configuration state is
+    # clean" before upgrading; read before the stop, where fixing it costs no outage.
+    seen = cluster.observed.get("survey", {}).get(frontend.name)
+    if seen is None or system.at_target(seen.release, cluster.target):
+        return  # upgraded already: step 4's own `onecfg status` judges it
+    result = onecfg.status(frontend)
+    if result is None:
+        cluster.say(f"{frontend}: onecfg has no status here (Community Edition before 7.0)")
+        return
+    refusals, notes = onecfg.before_the_stop(frontend, result)
+    for note in notes:
+        cluster.say(note)
+    assert not refusals, "\n".join(refusals)
 
 
 @pytest.mark.dependency(depends=["00-hosts"], scope="session")

@@ -14,14 +14,15 @@ from dataclasses import dataclass
 
 from oneupgrade.errors import CommandFailed, PreconditionFailed
 from oneupgrade.journal import Journal
-from oneupgrade.opennebula import config, releases, system
-from oneupgrade.ssh import CommandResult, Node
+from oneupgrade.opennebula import config, onecfg, releases, system
+from oneupgrade.ssh import Node
 
 BACKUP_DIR = "/var/lib/one/backups/oneupgrade"
 # Long-running commands get generous deadlines; a hang still ends.
 PACKAGE_TIMEOUT = 1800.0
 ONEDB_TIMEOUT = 3600.0
 CONFIG_DIRS = ("/etc/one", "/var/lib/one/remotes/etc")
+CONFIG_FILES = (onecfg.CONF,)  # copied beside them where they exist
 # Journal fact (opennebula/prefetch.py): the node's repository was switched to the
 # target and refreshed, and its packages downloaded, before step 3.
 PREFETCHED = "prefetched/{node}"
@@ -43,7 +44,8 @@ def _exists(node: Node, path: str) -> bool:
 
 
 def backup_configuration(node: Node, journal: Journal) -> list[str]:
-    """Step 4: `cp -ra` copies of /etc/one and /var/lib/one/remotes/etc.
+    """Step 4: `cp -ra` copies of /etc/one and /var/lib/one/remotes/etc, and of onecfg's
+    state (/etc/onecfg.conf) where it exists: a way back needs all three.
 
     An earlier backup is never overwritten (`cp -ra /etc/one /etc/one.DATE` into an
     existing directory would nest the copy inside it): a taken name gets a suffix.
@@ -53,7 +55,7 @@ def backup_configuration(node: Node, journal: Journal) -> list[str]:
     if done and all(_exists(node, path) for path in done):
         return done
     paths = []
-    for source in CONFIG_DIRS:
+    for source in (*CONFIG_DIRS, *(f for f in CONFIG_FILES if _exists(node, f))):
         target = f"{source}.{_stamp()}"
         suffix = 1
         while _exists(node, target):
@@ -205,16 +207,12 @@ def update_configuration(node: Node, vip: str | None) -> list[str]:
     be clean ("There should be no errors and no new updates available").
     """
     done = []
-    status = _onecfg_status(node)
+    status = onecfg.status(node)
     if status is not None:
         # rc 0: clean; rc 1: updates pending (normal right after the package upgrade,
         # pitfall 22); rc 255 "Unknown config version": the doc's "No action is required"
         # (the upgrade initialises it); any other error needs the operator.
-        unknown = (
-            status.exit_status == 255
-            and "unknown config version" in (status.stdout + status.stderr).lower()
-        )
-        if status.exit_status == 1 or unknown or node.dry_run:
+        if status.exit_status == 1 or onecfg.unknown_version(status) or node.dry_run:
             node.run("onecfg upgrade", mutating=True, timeout=ONEDB_TIMEOUT)
             done.append("onecfg upgrade")
         elif status.exit_status != 0:
@@ -236,18 +234,6 @@ def update_configuration(node: Node, vip: str | None) -> list[str]:
         if final.exit_status != 0:
             raise CommandFailed(final)
     return done
-
-
-def _onecfg_status(node: Node) -> CommandResult | None:
-    """`onecfg status`, or None where onecfg has no upgrade lifecycle (not installed; 6.10
-    Community Edition's has only `patch`: its `status` prints the help, "Command 'status'
-    not found", and exits 0)."""
-    if not node.run("command -v onecfg", check=False).ok:
-        return None
-    status = node.run("onecfg status", check=False)
-    if "command 'status' not found" in (status.stdout + status.stderr).lower():
-        return None
-    return status
 
 
 def _own_dump(node: Node, command: str) -> str:

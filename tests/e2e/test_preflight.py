@@ -135,3 +135,35 @@ def test_a_known_issue_of_the_target_is_refused_with_the_docs_remedy(
     assert "hosts on drivers that 7.0 removed" in checked[0], notes
     gone = [n for n in notes if n.startswith("known issue, not blocking")]
     assert any("fe1: opennebula-sunstone 6.10." in n for n in gone), notes
+
+
+def test_an_unclean_onecfg_state_is_refused_before_the_stop(
+    make_lab: LabFactory, report_dir: Path
+) -> None:
+    lab = make_lab(frontends=3, hypervisors=1, version="7.0", os="alma9")
+    state = sh(lab, "fe3", "cat /etc/onecfg.conf")
+    # a configuration upgrade skipped in an earlier OpenNebula upgrade
+    sh(lab, "fe3", "printf -- '---\\nversion: 6.10.0\\noutdated: true\\n' > /etc/onecfg.conf")
+    _refused_before_any_change(
+        run_runbook(lab, report_dir),
+        "fe3: onecfg status: ERROR: Configurations metadata are outdated.",
+        "onecfg init --force",
+    )
+    # pending updates of an earlier upgrade, never processed
+    sh(lab, "fe3", "printf -- '---\\nversion: 6.10.0\\n' > /etc/onecfg.conf")
+    _refused_before_any_change(
+        run_runbook(lab, report_dir),
+        "fe3: onecfg status: configuration updates of an earlier upgrade are still pending",
+        "pending (- from 6.10.0 to ",
+    )
+    # the doc's remedy, then the upgrade goes on; onecfg's state is in step 4's backups
+    sh(lab, "fe3", "onecfg init --force")
+    assert "version: 7.0" in sh(lab, "fe3", "cat /etc/onecfg.conf")
+    run = run_runbook(lab, report_dir)
+    assert run.returncode == 0, run.output
+    assert package_version(lab, "fe3", "opennebula").startswith("7.2")
+    for node in ("fe1", "fe2", "fe3"):
+        assert "version: 7.2" in sh(lab, node, "cat /etc/onecfg.conf")
+        saved = sh(lab, node, "cat /etc/onecfg.conf.*")
+        assert "version: 7.0" in saved, f"{node}: {saved}"
+    assert state.startswith("---\nversion: 7.0")

@@ -176,14 +176,21 @@ def remotes_etc_files() -> dict[str, str]:
 
 
 def onecfg_conf(config_version: str) -> str:
-    return f"---\n:version: {config_version}\n"
+    """As onecfg's Settings#save writes it: the YAML of a hash with string keys."""
+    return f"---\nversion: {config_version}\n"
 
 
 def onecfg_version(text: str) -> str | None:
     import re  # here: `re` costs ~6 ms of every simulated command's start-up
 
-    m = re.search(r"^:version:\s*['\"]?([0-9.]+)", text, re.M)
+    m = re.search(r"^:?version:\s*['\"]?([0-9.]+)", text, re.M)
     return m.group(1) if m else None
+
+
+def onecfg_outdated(text: str) -> bool:
+    import re
+
+    return re.search(r"^:?outdated:\s*true\s*$", text, re.M) is not None
 
 
 # --------------------------------------------------------------------- parsing

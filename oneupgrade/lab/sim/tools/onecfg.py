@@ -1,4 +1,4 @@
-"""onecfg: status, upgrade (config version kept in /etc/onecfg.conf)."""
+"""onecfg: status, upgrade, init (its state kept in /etc/onecfg.conf)."""
 
 from __future__ import annotations
 
@@ -13,15 +13,18 @@ CONF = "/etc/onecfg.conf"
 BACKUPS = "/var/lib/one/backups/config"
 
 
+def _state() -> str:
+    try:
+        return paths.read_text(paths.at(CONF))
+    except OSError:
+        return ""
+
+
 def _versions() -> tuple[str, str | None]:
     release = nodestate.frontend_release(nodestate.installed())
     if release is None:
         raise Fail("ERROR: OpenNebula is not installed")
-    try:
-        cfg = onedconf.onecfg_version(paths.read_text(paths.at(CONF)))
-    except OSError:
-        cfg = None
-    return release, cfg
+    return release, onedconf.onecfg_version(_state())
 
 
 def _steps(cfg: str, release: str) -> list[tuple[str, str]]:
@@ -50,6 +53,9 @@ def status() -> int:
     if cfg is None:
         out("ERROR: Unknown config version")
         return 255
+    if onedconf.onecfg_outdated(_state()):
+        out("ERROR: Configurations metadata are outdated.")
+        return 255
     out("")
     out("--- Available Configuration Updates -------")
     if catalogue.vkey(cfg) >= catalogue.vkey(release):
@@ -65,6 +71,11 @@ def upgrade() -> int:
     release, cfg = _versions()
     if cfg is None:
         raise Fail("FATAL : FAILED - Unknown config version")
+    if onedconf.onecfg_outdated(_state()):
+        raise Fail(
+            "FATAL : FAILED - Configuration can't be processed as it looks outdated! You "
+            "must have missed to run 'onecfg update' after previous OpenNebula upgrade."
+        )
     if catalogue.vkey(cfg) >= catalogue.vkey(release):
         out("ANY   : No updates available")
         return 0
@@ -87,6 +98,17 @@ def upgrade() -> int:
     return 0
 
 
+def init(force: bool) -> int:
+    """Initialise the state on the installed version; --force also drops what is pending."""
+    release, cfg = _versions()
+    if cfg is not None and not force:
+        out("ANY   : Already initialized")
+        return 0
+    paths.write_text(paths.at(CONF), onedconf.onecfg_conf(release), 0o644)
+    out(f"INFO  : Initialized on version {release}")
+    return 0
+
+
 def run(tool: str, argv: list[str]) -> int:
     args = [a for a in argv if not a.startswith("-")]
     cmd = args[0] if args else ""
@@ -94,6 +116,8 @@ def run(tool: str, argv: list[str]) -> int:
         return status()
     if cmd == "upgrade":
         return upgrade()
+    if cmd == "init":
+        return init(force="--force" in argv)
     if cmd == "version":
         release, cfg = _versions()
         out(f"OpenNebula:  {release}\nConfig:      {cfg or 'unknown'}")
