@@ -10,6 +10,7 @@ branch on them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -117,10 +118,42 @@ _EL_NODEJS = (
     "| grep -E '^(nodejs|nodejs-libs|npm) 1[0-9]\\.' || true"
 )
 
+# FEDERATION/MODE of oned.conf: STANDALONE, MASTER or SLAVE.
+_FEDERATION_MODE = (
+    "awk '/^[ \\t]*FEDERATION[ \\t]*=/ { f = 1 } f && /^[ \\t]*MODE[ \\t]*=/ { print; exit } "
+    "f && /\\]/ { f = 0 }' /etc/one/oned.conf"
+)
+_FEDERATED = "a zone in a federation"
+
+
+def _series_change(source: Version, target: Version) -> bool:
+    return source[:2] < target[:2]
+
+
+def _federated(facts: Facts) -> list[str]:
+    found = []
+    for node, out in sorted(facts.probes.get(_FEDERATED, {}).items()):
+        mode = re.search(r'MODE\s*=\s*"?([A-Za-z]+)', out)
+        if mode and mode.group(1).upper() in ("MASTER", "SLAVE"):
+            found.append(f"{node}: oned.conf FEDERATION MODE = {mode.group(1).upper()}")
+    return found
+
+
 _LABELS = "an empty value under labels_groups in /etc/one/sunstone-views.yaml"
 _NODEJS = "the distro's nodejs packages on RHEL/AlmaLinux 9"
 
 KNOWN_ISSUES: tuple[KnownIssue, ...] = (
+    KnownIssue(
+        _FEDERATED,
+        _series_change,
+        _federated,
+        "every series from 6.10 to 7.2 changes the federation data model (Upgrading "
+        "Federated Instances): the zones are upgraded together, the master first, its "
+        "federated tables taken with `onedb backup -v --federated` and restored in every "
+        "slave with `onedb restore -v --federated`; this runbook upgrades one zone, so "
+        "follow that page for a federation",
+        probe=_FEDERATION_MODE,
+    ),
     KnownIssue(
         "onedb upgrade -v of 7.0.0",
         lambda source, target: target == (7, 0, 0),

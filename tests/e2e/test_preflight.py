@@ -167,3 +167,26 @@ def test_an_unclean_onecfg_state_is_refused_before_the_stop(
         saved = sh(lab, node, "cat /etc/onecfg.conf.*")
         assert "version: 7.0" in saved, f"{node}: {saved}"
     assert state.startswith("---\nversion: 7.0")
+
+
+def test_a_zone_in_a_federation_is_refused_with_the_federation_page(
+    make_lab: LabFactory, report_dir: Path
+) -> None:
+    lab = make_lab(frontends=3, hypervisors=1, version="6.10")
+    conf = "/etc/one/oned.conf"
+    before = {n: sh(lab, n, f"cat {conf}") for n in ("fe1", "fe2", "fe3")}
+    for node in before:
+        sh(lab, node, f'sed -i \'s/MODE          = "STANDALONE"/MODE = "SLAVE"/\' {conf}')
+    _refused_before_any_change(
+        run_runbook(lab, report_dir),
+        "fe1: oned.conf FEDERATION MODE = SLAVE",
+        "fe3: oned.conf FEDERATION MODE = SLAVE",
+        "onedb restore -v --federated",
+        "Upgrading Federated Instances",
+    )
+    for node, text in before.items():
+        assert 'MODE          = "STANDALONE"' in text
+        sh(lab, node, f'sed -i \'s/MODE = "SLAVE"/MODE          = "STANDALONE"/\' {conf}')
+        assert sh(lab, node, f"cat {conf}") == text
+    run = run_runbook(lab, report_dir)
+    assert run.returncode == 0, run.output

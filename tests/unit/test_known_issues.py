@@ -22,19 +22,41 @@ CROSSING_7_0 = ["hosts on drivers that 7.0 removed", "front-end packages that 7.
 
 
 def test_what_applies_follows_source_and_target() -> None:
+    fed = "a zone in a federation"
     assert _names("6.10.5", "7.0.0") == [
+        fed,
         "onedb upgrade -v of 7.0.0",
         "an empty value under labels_groups in /etc/one/sunstone-views.yaml",
         *CROSSING_7_0,
     ]
     # 7.0.1 fixed the migrator's labels parsing: a series target means its newest release
-    assert _names("6.10.5", "7.0") == CROSSING_7_0
+    assert _names("6.10.5", "7.0") == [fed, *CROSSING_7_0]
     assert _names("6.10.5", "7.2") == [
+        fed,
         *CROSSING_7_0,
         "the distro's nodejs packages on RHEL/AlmaLinux 9",
     ]
-    assert _names("7.0.2", "7.2") == ["the distro's nodejs packages on RHEL/AlmaLinux 9"]
-    assert _names("7.2.0", "7.2.1") == []
+    assert _names("7.0.2", "7.2") == [fed, "the distro's nodejs packages on RHEL/AlmaLinux 9"]
+    assert _names("7.2.0", "7.2.1") == []  # within a series: no data model change
+
+
+def test_a_master_or_slave_zone_is_found_and_a_standalone_one_is_not(tmp_path: Path) -> None:
+    issue = _issue("a zone in a federation")
+    outputs = {}
+    for node, mode in (("fe1", "STANDALONE"), ("fe2", "MASTER"), ("fe3", "SLAVE")):
+        conf = tmp_path / f"{node}.conf"
+        conf.write_text(
+            'LOG = [\n  SYSTEM = "file"\n]\n'
+            f'FEDERATION = [\n    MODE          = "{mode}",\n    ZONE_ID       = 0,\n'
+            '    SERVER_ID     = -1,\n    MASTER_ONED   = ""\n]\nMODE = "X"\n'
+        )
+        command = issue.probe.replace("/etc/one/oned.conf", str(conf))
+        run = subprocess.run(["sh", "-c", command], check=True, capture_output=True, text=True)
+        outputs[node] = run.stdout
+    found = known_issues.findings(issue, known_issues.Facts({}, [], {issue.name: outputs}))
+    assert [f.split(": ")[1] for f in found] == ["fe2", "fe3"], found
+    assert "oned.conf FEDERATION MODE = MASTER" in found[0]
+    assert "onedb backup -v --federated" in found[0]
 
 
 def _survey(name: str, role: str, packages: dict[str, str], os_id: str = "debian",
