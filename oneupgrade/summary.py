@@ -75,6 +75,15 @@ def backups(facts: dict[str, Any]) -> list[dict[str, str]]:
             found += [
                 {"node": node, "kind": "configuration", "path": p, "sha256": ""} for p in value
             ]
+        elif key.startswith("controller_copy/") and isinstance(value, dict):
+            found.append(
+                {
+                    "node": str(value.get("node", "")),
+                    "kind": f"on the controller (of {value.get('source', '')})",
+                    "path": str(value.get("copy", "")),
+                    "sha256": str(value.get("sha256", "")),
+                }
+            )
         elif key.startswith("db_backup/") and isinstance(value, dict):
             purpose = key.split("/")[1]
             found.append(

@@ -22,6 +22,7 @@ from oneupgrade.opennebula import (
     known_issues,
     onecfg,
     raft,
+    safekeeping,
     survey,
     system,
 )
@@ -200,12 +201,28 @@ def test_the_configuration_state_is_clean_before_the_stop(cluster: Cluster, fron
 
 @pytest.mark.dependency(depends=["00-hosts"], scope="session")
 def test_there_is_room_for_the_backups(cluster: Cluster, frontend: Node) -> None:
-    # The configuration copies and two database dumps land on the same file systems.
-    need = 2 * survey.used_kib(frontend, "/etc/one") + 2 * survey.used_kib(
-        frontend, "/var/lib/one/remotes/etc"
-    )
+    # The configuration copies and the dumps the run writes land on the same file
+    # systems: pre-upgrade, replication, `onedb upgrade -b`, `onedb fsck -b`.
+    sizes = survey.backup_sizes_kib(frontend)
+    cluster.observed.setdefault("backup_kib", {})[frontend.name] = sizes
+    need = 2 * (sizes["configuration"]) + survey.DUMPS_PER_RUN * sizes["database"]
     free = survey.free_kib(frontend, "/var/lib/one")
     assert free > need + 100 * 1024, (
         f"{frontend}: only {free // 1024} MiB free in /var/lib/one; the backups need "
-        f"{need // 1024} MiB plus the database dumps: free some space"
+        f"{need // 1024} MiB (the configuration twice, {survey.DUMPS_PER_RUN} database "
+        f"dumps of {sizes['database'] // 1024} MiB) plus 100 MiB: free some space"
+    )
+
+
+@pytest.mark.dependency(depends=["00-hosts"], scope="session")
+def test_the_controller_has_room_for_its_copies_of_the_backups(cluster: Cluster) -> None:
+    # Step 4 keeps each front-end's dump and configuration copy here too.
+    sizes = cluster.observed.get("backup_kib", {})
+    need = sum(s["configuration"] + s["database"] for s in sizes.values())
+    where = safekeeping.store_of(cluster.journal)
+    free = survey.local_free_kib(where)
+    assert free > need + 100 * 1024, (
+        f"this controller has only {free // 1024} MiB free for {where}; the copies of the "
+        f"front-ends' backups need {need // 1024} MiB plus 100 MiB: free some space or "
+        "give another --report-dir"
     )

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from oneupgrade.errors import CommandFailed, PreconditionFailed
 from oneupgrade.journal import Journal
-from oneupgrade.opennebula import config, onecfg, releases, system
+from oneupgrade.opennebula import config, onecfg, releases, safekeeping, system
 from oneupgrade.ssh import Node
 
 BACKUP_DIR = "/var/lib/one/backups/oneupgrade"
@@ -142,6 +142,11 @@ def upgrade_frontend(node: Node, journal: Journal, target: str, vip: str | None)
         paths = backup_configuration(node, journal)
         backup = backup_database(node, journal, "pre-upgrade")
         done.append(f"backups {', '.join(paths)}, {backup.path}")
+        copies = [
+            safekeeping.keep_dump(node, journal, backup.path, backup.sha256),
+            safekeeping.keep_configuration(node, journal, paths),
+        ]
+        done += [f"copied to the controller: {c}" for c in copies if c]
         # Step 5: the repository of the target series.
         if system.switch_repository(node, plat, releases.series_of(releases.resolve(target))):
             done.append("repository switched")

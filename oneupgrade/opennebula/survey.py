@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
+from pathlib import Path
 
 from oneupgrade.errors import CommandFailed, PreconditionFailed
 from oneupgrade.opennebula import cli, system
@@ -50,6 +52,25 @@ def zone_from_any(frontends: list[Node], zone_id: int) -> tuple[cli.Zone, Node] 
 def free_kib(node: Node, path: str) -> int:
     out = node.run(f"df -Pk {path} | tail -1").stdout.split()
     return int(out[3])
+
+
+DUMPS_PER_RUN = 4  # pre-upgrade, replication, `onedb upgrade -b`, `onedb fsck -b`
+SQLITE_DB = "/var/lib/one/one.db"
+
+
+def backup_sizes_kib(node: Node) -> dict[str, int]:
+    """What step 4 copies: the configuration, and the database (SQLite's file; a dump
+    is about its size)."""
+    configuration = used_kib(node, "/etc/one") + used_kib(node, "/var/lib/one/remotes/etc")
+    return {"configuration": configuration, "database": used_kib(node, SQLITE_DB)}
+
+
+def local_free_kib(path: Path) -> int:
+    """Free space where `path` is (or would be) on this machine."""
+    here = path
+    while not here.exists() and here != here.parent:
+        here = here.parent
+    return shutil.disk_usage(here).free // 1024
 
 
 def used_kib(node: Node, path: str) -> int:

@@ -1,5 +1,8 @@
 """The whole upgrade, end to end, on labs of several shapes; then a rerun that changes nothing."""
 
+import hashlib
+import stat
+import tarfile
 from pathlib import Path
 
 from tests.e2e.conftest import LabFactory
@@ -30,6 +33,24 @@ def test_debian12_6_10_to_7_0_then_a_rerun_changes_nothing(
         assert put_back < upgrade < deleted, work
         assert "labels_groups" in sh(lab, node, "cat /etc/one.*/sunstone-views.yaml")
         assert sh(lab, node, f"test -e {views} && echo present || echo absent").strip() == "absent"
+    # Step 4's backups survive the node: copies on the controller, checked, 0600, reported.
+    store = next(report_dir.glob("*/backups"))
+    assert first.html is not None
+    report = first.html.read_text()
+    for node in ("fe1", "fe2", "fe3"):
+        (dump,) = (store / node).glob(f"pre-upgrade-{node}-*.sql")
+        on_node = sh(lab, node, f"sha256sum /var/lib/one/backups/oneupgrade/{dump.name}")
+        assert hashlib.sha256(dump.read_bytes()).hexdigest() == on_node.split()[0]
+        (tar,) = (store / node).glob("configuration-one.*.tar")
+        with tarfile.open(tar) as archive:
+            names = archive.getnames()
+        assert any(n.endswith("/oned.conf") and n.startswith("etc/one.") for n in names)
+        assert any(n.startswith("var/lib/one/remotes/etc.") for n in names)
+        assert any(n.startswith("etc/onecfg.conf.") for n in names)
+        for path in (dump, tar):
+            assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+            assert str(path) in report
+        assert stat.S_IMODE((store / node).stat().st_mode) == 0o700
 
     again = run_runbook(lab, report_dir)
     assert again.returncode == 0, again.output
