@@ -169,7 +169,8 @@ def test_no_known_issue_of_the_target_dooms_the_upgrade(cluster: Cluster) -> Non
         for issue in issues
         if issue.probe
     }
-    facts = known_issues.Facts(seen, cluster.observed.get("hosts", []), probes)
+    networks = cli.vnets(cluster.leader) if "zone" in cluster.observed else []
+    facts = known_issues.Facts(seen, cluster.observed.get("hosts", []), networks, probes)
     blocking: list[str] = []
     for issue in issues:
         found = known_issues.findings(issue, facts)

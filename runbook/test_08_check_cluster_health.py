@@ -14,7 +14,8 @@ import pytest
 
 from oneupgrade.cluster import Cluster
 from oneupgrade.errors import CommandFailed
-from oneupgrade.opennebula import cli, raft, system
+from oneupgrade.opennebula import cli, onedlog, raft, system
+from oneupgrade.ssh import Node
 
 pytestmark = pytest.mark.step(8, "Check Cluster Health")
 
@@ -64,3 +65,19 @@ def test_one_leader_and_every_follower_in_sync(cluster: Cluster) -> None:
     cluster.journal.remember("control_plane_done", True)
     cluster.journal.remember("releases_after_frontends", versions)
     cluster.observed.setdefault("releases_after", {}).update(versions)
+
+
+@pytest.mark.dependency(depends=["08-health"], scope="session")
+def test_oned_log_shows_no_error_since_the_start(cluster: Cluster, frontend: Node) -> None:
+    # The guide's "Testing": oned.log free of errors, every configured driver loaded.
+    key = f"oned_log_clean/{frontend}"
+    if cluster.dry_run or cluster.journal.fact(key):
+        return
+    text = frontend.run(f"tail -n {onedlog.TAIL_LINES} {onedlog.ONED_LOG}").stdout
+    lines = onedlog.since_last_start(text)
+    assert lines, f"{frontend}: {onedlog.ONED_LOG} shows no start of OpenNebula"
+    found = onedlog.problems(lines)
+    assert not found, f"{frontend}: {onedlog.ONED_LOG} since the start:\n  " + "\n  ".join(
+        found[:20]
+    )
+    cluster.journal.remember(key, True)

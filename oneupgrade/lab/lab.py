@@ -297,6 +297,18 @@ class Lab:
         """A slower (or faster) monitoring cycle for every host of the simulation."""
         sim.set_monitoring_interval(self.shared, seconds)
 
+    def missing_driver(self, name: str, executable: str) -> None:
+        """oned on `name` will not find this driver executable at its next start."""
+        self.address(name)
+        sim.missing_driver(self.shared, name, executable)
+
+    def clear_missing_drivers(self) -> None:
+        sim.clear_missing_drivers(self.shared)
+
+    def add_network(self, name: str, vn_mad: str) -> int:
+        """A virtual network on driver `vn_mad` in the zone's database; its id."""
+        return int(sim.add_network(self.shared, name, vn_mad))
+
     def stall_follower(self, name: str, stalled: bool = True) -> None:
         self.address(name)
         sim.stall_follower(self.shared, name, stalled)

@@ -202,6 +202,21 @@ def hosts(node: Node) -> list[OneHost]:
 
 
 @dataclass(frozen=True)
+class OneVnet:
+    id: int
+    name: str
+    vn_mad: str
+
+
+def vnets(node: Node) -> list[OneVnet]:
+    pool = _json(node, "onevnet list -j").get("VNET_POOL") or {}
+    return [
+        OneVnet(int(n["ID"]), n.get("NAME", ""), n.get("VN_MAD", ""))
+        for n in as_list(pool.get("VNET"))
+    ]
+
+
+@dataclass(frozen=True)
 class OneVm:
     id: int
     name: str

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from oneupgrade.opennebula import releases
-from oneupgrade.opennebula.cli import OneHost
+from oneupgrade.opennebula.cli import OneHost, OneVnet
 from oneupgrade.opennebula.survey import NodeSurvey
 
 Version = tuple[int, ...]
@@ -27,6 +27,7 @@ class Facts:
 
     nodes: Mapping[str, NodeSurvey]
     hosts: Sequence[OneHost]
+    networks: Sequence[OneVnet] = ()
     probes: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # issue: node: out
 
 
@@ -76,6 +77,11 @@ def _hosts_on_dropped_drivers(facts: Facts) -> list[str]:
         for h in facts.hosts
         if {h.im_mad, h.vm_mad} & _DROPPED_DRIVERS_7_0
     ]
+
+
+def _networks_on_ebtables(facts: Facts) -> list[str]:
+    return [f"network {n.name} ({n.id}): VN_MAD {n.vn_mad}" for n in facts.networks
+            if n.vn_mad == "ebtables"]  # fmt: skip
 
 
 # Front-end packages of 6.x that 7.0 does not build: Ruby Sunstone, legacy provisioning.
@@ -176,6 +182,14 @@ KNOWN_ISSUES: tuple[KnownIssue, ...] = (
         "7.0 discontinued the vCenter driver and the ec2, az and one hybrid drivers (7.0 "
         "Compatibility Guide, Deprecated Components): move their workloads and delete "
         "these hosts (onehost delete) before upgrading",
+    ),
+    KnownIssue(
+        "networks on the ebtables driver that 7.0 removed",
+        _crossing((7, 0)),
+        _networks_on_ebtables,
+        "7.0 no longer ships the ebtables network driver (7.0 Compatibility Guide, "
+        "Deprecated Components): move these networks to another driver (802.1Q VLAN, "
+        "for instance) or delete them before upgrading",
     ),
     KnownIssue(
         "front-end packages that 7.0 no longer ships",

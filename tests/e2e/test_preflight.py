@@ -190,3 +190,21 @@ def test_a_zone_in_a_federation_is_refused_with_the_federation_page(
         assert sh(lab, node, f"cat {conf}") == text
     run = run_runbook(lab, report_dir)
     assert run.returncode == 0, run.output
+
+
+def test_what_7_0_removed_is_refused_naming_the_hosts_and_networks(
+    make_lab: LabFactory, report_dir: Path
+) -> None:
+    lab = make_lab(frontends=3, hypervisors=1, version="6.10")
+    lab.add_network("prod", "802.1Q")
+    legacy = lab.add_network("legacy", "ebtables")
+    _refused_before_any_change(
+        run_runbook(lab, report_dir),
+        f"networks on the ebtables driver that 7.0 removed: network legacy ({legacy}): "
+        "VN_MAD ebtables",
+        "before upgrading",
+    )
+    sh(lab, "fe1", f"onevnet delete {legacy}")
+    run = run_runbook(lab, report_dir)
+    assert run.returncode == 0, run.output
+    assert "prod" in sh(lab, "fe2", "onevnet list")

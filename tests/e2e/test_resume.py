@@ -222,3 +222,25 @@ def test_lf_against_another_cluster_does_not_see_this_ones_campaign(
     assert "no unfinished campaign in the journal: every step runs" in resumed.output
     assert "satisfied by earlier run" not in resumed.output
     assert {r["node"] for r in resumed.commands(mutating=True)} == {"fe1", "hv1"}
+
+
+def test_a_driver_oned_could_not_load_fails_step_8_naming_it(
+    make_lab: LabFactory, report_dir: Path
+) -> None:
+    lab = make_lab(frontends=3, hypervisors=1)
+    ids, enabled = state_before(lab)
+    lab.missing_driver("fe2", "one_vmm_exec")
+    first = run_runbook(lab, report_dir)
+    assert first.returncode == 1
+    assert re.search(r"STOPPED: step 8 '[^']+' failed on fe2", first.output), first.output[-3000:]
+    assert "fe2: /var/log/one/oned.log since the start:" in first.output
+    assert "[DrM][E]: File not exists: /usr/lib/one/mads/one_vmm_exec" in first.output
+    assert "driver kvm: loading began but it never reported loaded" in first.output
+    # the operator puts the driver back and restarts oned there; --lf checks again
+    lab.clear_missing_drivers()
+    rc, out, err = lab.run("fe2", "systemctl restart opennebula")
+    assert rc == 0, out + err
+    resumed = run_runbook(lab, report_dir, "--lf")
+    assert resumed.returncode == 0, resumed.output
+    assert _changes_in_steps(resumed, range(8)) == []
+    assert_healthy_at(lab, "7.0", ids, enabled)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from oneupgrade.opennebula import known_issues, system
-from oneupgrade.opennebula.cli import OneHost
+from oneupgrade.opennebula.cli import OneHost, OneVnet
 from oneupgrade.opennebula.survey import NodeSurvey
 
 VIEWS = "/etc/one/sunstone-views.yaml"
@@ -18,7 +18,11 @@ def _names(source: str, target: str) -> list[str]:
     return [i.name for i in known_issues.applying(source, target)]
 
 
-CROSSING_7_0 = ["hosts on drivers that 7.0 removed", "front-end packages that 7.0 no longer ships"]
+CROSSING_7_0 = [
+    "hosts on drivers that 7.0 removed",
+    "networks on the ebtables driver that 7.0 removed",
+    "front-end packages that 7.0 no longer ships",
+]
 
 
 def test_what_applies_follows_source_and_target() -> None:
@@ -53,7 +57,7 @@ def test_a_master_or_slave_zone_is_found_and_a_standalone_one_is_not(tmp_path: P
         command = issue.probe.replace("/etc/one/oned.conf", str(conf))
         run = subprocess.run(["sh", "-c", command], check=True, capture_output=True, text=True)
         outputs[node] = run.stdout
-    found = known_issues.findings(issue, known_issues.Facts({}, [], {issue.name: outputs}))
+    found = known_issues.findings(issue, known_issues.Facts({}, [], probes={issue.name: outputs}))
     assert [f.split(": ")[1] for f in found] == ["fe2", "fe3"], found
     assert "oned.conf FEDERATION MODE = MASTER" in found[0]
     assert "onedb backup -v --federated" in found[0]
@@ -110,7 +114,7 @@ def test_nodejs_counts_only_on_el9_front_ends() -> None:
         "fe2": _survey("fe2", "frontend", {"opennebula": "7.0.2"}, "almalinux", "8.10"),
     }
     probes = {issue.name: {"fe1": "nodejs 16.20.2\n", "fe2": "nodejs 16.20.2\n"}}
-    found = known_issues.findings(issue, known_issues.Facts(nodes, [], probes))
+    found = known_issues.findings(issue, known_issues.Facts(nodes, [], probes=probes))
     assert len(found) == 1, found
     assert "fe1: nodejs 16.20.2" in found[0], found
     assert "rpm -e --nodeps nodejs" in found[0]
@@ -141,3 +145,12 @@ def test_an_empty_value_under_labels_groups_is_found_with_its_line(tmp_path: Pat
     assert found.endswith("sunstone-views.yaml:3:   default:\n"), found
     found = _probe(tmp_path, "labels_groups:\n  ops:\n    - a\n  default:\n")
     assert found.endswith(":4:   default:\n"), found
+
+
+def test_networks_on_ebtables_are_named() -> None:
+    nets = [OneVnet(0, "prod", "802.1Q"), OneVnet(4, "legacy", "ebtables")]
+    issue = _issue("networks on the ebtables driver that 7.0 removed")
+    found = known_issues.findings(issue, known_issues.Facts({}, [], nets))
+    assert len(found) == 1, found
+    assert "network legacy (4): VN_MAD ebtables" in found[0]
+    assert issue.blocking

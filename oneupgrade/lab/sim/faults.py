@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 SIM_TOOLS = {
-    "onezone", "onehost", "onevm", "onedb", "onecfg", "systemctl",
+    "onezone", "onehost", "onevm", "onevnet", "onedb", "onecfg", "systemctl",
     "apt-get", "apt-cache", "dpkg-query", "dpkg", "yum", "dnf", "rpm",
 }  # fmt: skip
 PSEUDO = ("download", "install")
@@ -90,6 +90,16 @@ def hold_vm(shared: Path, vm_id: int, lcm_state: str, seconds: float) -> None:
         st.setdefault("holds", {})[str(vm_id)] = {"lcm": lcm, "until": time.time() + seconds}
 
 
+def add_network(shared: Path, name: str, vn_mad: str) -> int:
+    """A virtual network in every front-end's database (as if created before)."""
+    with state.mutate(shared) as st:
+        ids = [int(n["id"]) for db in st["dbs"].values() for n in db["data"].get("vnets", [])]
+        new = max(ids, default=-1) + 1
+        for db in st["dbs"].values():
+            db["data"].setdefault("vnets", []).append({"id": new, "name": name, "vn_mad": vn_mad})
+        return new
+
+
 def set_node_up(shared: Path, name: str, up: bool) -> None:
     with state.mutate(shared) as st:
         down: list[str] = st.setdefault("down", [])
@@ -110,6 +120,17 @@ def set_monitoring_interval(shared: Path, seconds: float) -> None:
     """How long after a host's monitoring (re)starts its first cycle reports."""
     with state.mutate(shared) as st:
         st["monitoring_interval"] = float(seconds)
+
+
+def missing_driver(shared: Path, name: str, executable: str) -> None:
+    """A driver executable oned on node `name` will not find at its next start."""
+    with state.mutate(shared) as st:
+        st.setdefault("missing_drivers", {}).setdefault(name, []).append(executable)
+
+
+def clear_missing_drivers(shared: Path) -> None:
+    with state.mutate(shared) as st:
+        st.pop("missing_drivers", None)
 
 
 def stall_follower(shared: Path, name: str, stalled: bool = True) -> None:

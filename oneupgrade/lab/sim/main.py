@@ -13,6 +13,7 @@ MODULES = {
     "onezone": "onezone",
     "onehost": "onehost",
     "onevm": "onevm",
+    "onevnet": "onevnet",
     "onedb": "onedb",
     "onecfg": "onecfg",
     "systemctl": "systemctl",

@@ -15,12 +15,44 @@ LOCK = "/var/lock/one/one"
 OWNED_TREES = ("/etc/one", "/var/lib/one/remotes/etc")
 
 
-def log(message: str) -> None:
+def log(message: str, module: str = "ONE", level: str = "E") -> None:
     path = paths.at("/var/log/one/oned.log")
     os.makedirs(os.path.dirname(path), exist_ok=True)
     stamp = time.strftime("%a %b %d %H:%M:%S %Y")
     with open(path, "a") as fh:
-        fh.write(f"{stamp} [Z0][ONE][E]: {message}\n")
+        fh.write(f"{stamp} [Z0][{module}][{level}]: {message}\n")
+
+
+# The drivers the lab's oned.conf configures: the Virtual Machine Manager's (NAME, type)
+# and the other managers' (NAME, EXECUTABLE), as a real oned logs them.
+VMM_DRIVERS = (("kvm", "KVM"), ("qemu", "QEMU"), ("lxc", "XML"))
+DRIVERS = (
+    ("hook_exe", "one_hm"), ("monitord", "onemonitord"), ("transfer_exe", "one_tm"),
+    ("auth_exe", "one_auth_mad"), ("image_exe", "one_datastore"), ("market_exe", "one_market"),
+    ("ipam_exe", "one_ipam"),
+)  # fmt: skip
+
+
+def _log_start(st: dict[str, Any], me: str) -> None:
+    """What a real oned logs at its start: the release, then each driver it loads
+    (include/DriverManager.h), a driver whose executable is missing in error."""
+    release = nodestate.frontend_release(nodestate.installed()) or "?"
+    log(f"Starting OpenNebula {release} ()", level="I")
+    missing = st.get("missing_drivers", {}).get(me, [])
+    log("Loading Virtual Machine Manager drivers.", "VMM", "I")
+    for name, kind in VMM_DRIVERS:
+        log(f"\tLoading driver: {name} ({kind})", "VMM", "I")
+        if "one_vmm_exec" in missing:
+            log("File not exists: /usr/lib/one/mads/one_vmm_exec", "DrM", "E")
+        else:
+            log(f"\tDriver {name} loaded.", "VMM", "I")
+    log("Loading drivers.", "DrM", "I")
+    for name, executable in DRIVERS:
+        log(f"Loading driver: {name}", "DrM", "I")
+        if executable in missing:
+            log(f"File not exists: /usr/lib/one/mads/{executable}", "DrM", "E")
+        else:
+            log(f"\tDriver loaded: {name}", "DrM", "I")
 
 
 def _unowned(uid: int) -> str | None:
@@ -64,6 +96,7 @@ def judge(st: dict[str, Any], me: str, pkgs: nodestate.Packages) -> tuple[int, s
 
 def start(st: dict[str, Any], me: str, sid: int) -> None:
     st.setdefault("oned", {})[me] = {"server_id": sid, "started": time.time()}
+    _log_start(st, me)
     lock = paths.at(LOCK)
     os.makedirs(os.path.dirname(lock), exist_ok=True)
     with open(lock, "w") as fh:

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 SEED_INDEX = 42
-SIM_TOOLS = ["onezone", "onehost", "onevm", "onedb", "onecfg"]
+SIM_TOOLS = ["onezone", "onehost", "onevm", "onevnet", "onedb", "onecfg"]
 WRAPPER = (
     "#!/usr/bin/python3 -IS\n"
     'import sys; sys.dont_write_bytecode = True; sys.path.insert(0, "/usr/lib/one-lab")\n'
