@@ -75,6 +75,9 @@ def backups(facts: dict[str, Any]) -> list[dict[str, str]]:
             found += [
                 {"node": node, "kind": "configuration", "path": p, "sha256": ""} for p in value
             ]
+        elif key.startswith("custom_probes_backup/"):
+            node = key.split("/", 1)[1]
+            found.append({"node": node, "kind": "custom probes", "path": str(value), "sha256": ""})
         elif key.startswith("controller_copy/") and isinstance(value, dict):
             found.append(
                 {

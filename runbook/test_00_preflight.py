@@ -21,6 +21,7 @@ from oneupgrade.opennebula import (
     config,
     known_issues,
     onecfg,
+    probes,
     raft,
     safekeeping,
     survey,
@@ -198,6 +199,18 @@ def test_the_configuration_state_is_clean_before_the_stop(cluster: Cluster, fron
     for note in notes:
         cluster.say(note)
     assert not refusals, "\n".join(refusals)
+
+
+@pytest.mark.dependency(depends=["00-releases"], scope="session")
+def test_custom_monitoring_probes_are_found(cluster: Cluster, frontend: Node) -> None:
+    # Step 11 leaves them to the operator: found now, kept by step 4, listed in the report.
+    seen = cluster.observed.get("survey", {}).get(frontend.name)
+    if seen is None or system.at_target(seen.release, cluster.target):
+        return
+    found = probes.custom_probes(frontend, seen.platform.family)
+    cluster.journal.remember(f"custom_probes/{frontend}", found)  # a dry run saves none
+    if found:
+        cluster.say(f"{frontend}: custom monitoring probes {', '.join(found)}: {probes.REMEDY}")
 
 
 @pytest.mark.dependency(depends=["00-hosts"], scope="session")

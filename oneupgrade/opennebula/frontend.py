@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from oneupgrade.errors import CommandFailed, PreconditionFailed
 from oneupgrade.journal import Journal
-from oneupgrade.opennebula import config, onecfg, releases, safekeeping, system
+from oneupgrade.opennebula import config, onecfg, probes, releases, safekeeping, system
 from oneupgrade.ssh import Node
 
 BACKUP_DIR = "/var/lib/one/backups/oneupgrade"
@@ -142,9 +142,14 @@ def upgrade_frontend(node: Node, journal: Journal, target: str, vip: str | None)
         paths = backup_configuration(node, journal)
         backup = backup_database(node, journal, "pre-upgrade")
         done.append(f"backups {', '.join(paths)}, {backup.path}")
+        probes_tar = probes.back_up(node, journal)
+        if probes_tar:
+            done.append(f"custom probes kept in {probes_tar}: {probes.REMEDY}")
         copies = [
             safekeeping.keep_dump(node, journal, backup.path, backup.sha256),
-            safekeeping.keep_configuration(node, journal, paths),
+            safekeeping.keep_configuration(
+                node, journal, [*paths, *([probes_tar] if probes_tar else [])]
+            ),
         ]
         done += [f"copied to the controller: {c}" for c in copies if c]
         # Step 5: the repository of the target series.

@@ -208,3 +208,18 @@ def test_what_7_0_removed_is_refused_naming_the_hosts_and_networks(
     run = run_runbook(lab, report_dir)
     assert run.returncode == 0, run.output
     assert "prod" in sh(lab, "fe2", "onevnet list")
+
+
+def test_custom_probes_are_found_kept_and_listed(make_lab: LabFactory, report_dir: Path) -> None:
+    lab = make_lab(frontends=1, hypervisors=1, version="6.10")
+    probe = "/var/lib/one/remotes/im/kvm-probes.d/host/monitor/gpu_usage.rb"
+    sh(lab, "fe1", f"mkdir -p {probe.rsplit('/', 1)[0]} && echo 'puts 1' > {probe}")
+    run = run_runbook(lab, report_dir)
+    assert run.returncode == 0, run.output
+    notes = [r.get("text", "") for r in run.audit if r.get("kind") == "note"]
+    assert any(n.startswith(f"fe1: custom monitoring probes {probe}: update") for n in notes)
+    kept = sh(lab, "fe1", "ls /var/lib/one/backups/oneupgrade/custom-probes-fe1-*.tar").strip()
+    assert probe.lstrip("/") in sh(lab, "fe1", f"tar -tf {kept}")
+    assert run.html is not None
+    assert kept in run.html.read_text()
+    assert sh(lab, "fe1", f"cat {probe}") == "puts 1\n"
