@@ -75,7 +75,9 @@ def test_oned_log_shows_no_error_since_the_start(cluster: Cluster, frontend: Nod
         return
     text = frontend.run(f"tail -n {onedlog.TAIL_LINES} {onedlog.ONED_LOG}").stdout
     lines = onedlog.since_last_start(text)
-    assert lines, f"{frontend}: {onedlog.ONED_LOG} shows no start of OpenNebula"
+    if not lines:  # oned answers (the health check above), so its start was rotated out
+        cluster.say(f"{frontend}: no start of OpenNebula in {onedlog.ONED_LOG}'s tail: not read")
+        return
     found = onedlog.problems(lines)
     assert not found, f"{frontend}: {onedlog.ONED_LOG} since the start:\n  " + "\n  ".join(
         found[:20]

@@ -177,13 +177,14 @@ def upgrade_frontend(node: Node, journal: Journal, target: str, vip: str | None)
     system.install_packages(node, plat, pinned(migrators, plat, target), PACKAGE_TIMEOUT)
     done += [f"installed {name}" for name in migrators]
     done += update_configuration(node, vip)
-    labels = sunstone_views_back(node, journal)
-    done += labels
+    done += sunstone_views_back(node, journal)
     done += upgrade_database(node, journal)
-    if labels and not node.dry_run:
-        # Step 10 (sources before 7.0): "now you can safely delete" it; the step-4
-        # copy of /etc/one keeps it.
+    put_back = f"sunstone_views_back/{node}"
+    if journal.fact(put_back) == "put back" and not node.dry_run:
+        # Step 10 (sources before 7.0): "now you can safely delete" it, once the
+        # database is upgraded (a failed fsck and --lf included); step 4's copy keeps it.
         node.run(f"rm -f {SUNSTONE_VIEWS}", mutating=True)
+        journal.remember(put_back, "deleted")
         done.append(f"{SUNSTONE_VIEWS} deleted again (kept in the step-4 backup)")
     return done
 
@@ -206,6 +207,8 @@ def sunstone_views_back(node: Node, journal: Journal) -> list[str]:
     if not _exists(node, saved.strip("'")):
         return []
     node.run(f"cp -p {saved} {SUNSTONE_VIEWS}", mutating=True)
+    if not node.dry_run:
+        journal.remember(f"sunstone_views_back/{node}", "put back")
     return [f"{SUNSTONE_VIEWS} put back from {etc_copy} for the labels migration"]
 
 

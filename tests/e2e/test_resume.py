@@ -16,6 +16,7 @@ from tests.e2e.runner import (
     assert_healthy_at,
     run_runbook,
     runbook_in_background,
+    sh,
     state_before,
     wait_for_step,
     zone,
@@ -68,6 +69,10 @@ def test_fsck_errors_on_the_upgraded_leader_stop_step_4_and_lf_checks_again(
     fscks = [r["node"] for r in resumed.commands(mutating=True) if "onedb fsck" in r["command"]]
     assert leader in fscks
     assert_healthy_at(lab, "7.0", ids, enabled)
+    # the Sunstone labels file put back for `onedb upgrade` is deleted once it is done
+    views = "/etc/one/sunstone-views.yaml"
+    for node in ("fe1", "fe2", "fe3"):
+        assert sh(lab, node, f"test -e {views} && echo present || echo absent") == "absent\n"
 
 
 def test_a_failed_restore_is_redone_by_lf_on_that_follower_only(
