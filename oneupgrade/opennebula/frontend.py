@@ -177,10 +177,10 @@ def upgrade_frontend(node: Node, journal: Journal, target: str, vip: str | None)
     system.install_packages(node, plat, pinned(migrators, plat, target), PACKAGE_TIMEOUT)
     done += [f"installed {name}" for name in migrators]
     done += update_configuration(node, vip)
-    done += sunstone_views_back(node, journal)
+    done += sunstone_views_back(node, journal, installed["opennebula"], target)
     done += upgrade_database(node, journal)
     put_back = f"sunstone_views_back/{node}"
-    if journal.fact(put_back) == "put back" and not node.dry_run:
+    if journal.fact(put_back) == "put back":
         # Step 10 (sources before 7.0): "now you can safely delete" it, once the
         # database is upgraded (a failed fsck and --lf included); step 4's copy keeps it.
         node.run(f"rm -f {SUNSTONE_VIEWS}", mutating=True)
@@ -192,7 +192,7 @@ def upgrade_frontend(node: Node, journal: Journal, target: str, vip: str | None)
 SUNSTONE_VIEWS = "/etc/one/sunstone-views.yaml"
 
 
-def sunstone_views_back(node: Node, journal: Journal) -> list[str]:
+def sunstone_views_back(node: Node, journal: Journal, installed: str, target: str) -> list[str]:
     """Sources before 7.0: `onecfg upgrade` moves labels_groups into FireEdge's
     default-labels.yaml and deletes sunstone-views.yaml, but `onedb upgrade` migrates
     the persistent labels as user labels from that file, so the step-4 copy goes back
@@ -201,14 +201,18 @@ def sunstone_views_back(node: Node, journal: Journal) -> list[str]:
         return []
     backups: list[str] = journal.fact(f"config_backups/{node}") or []
     etc_copy = next((p for p in backups if p.startswith("/etc/one.")), None)
-    if etc_copy is None or _exists(node, SUNSTONE_VIEWS):
+    if etc_copy is None:
         return []
     saved = shlex.quote(f"{etc_copy}/sunstone-views.yaml")
-    if not _exists(node, saved.strip("'")):
+    if node.dry_run:
+        # onecfg upgrade is only planned: the file it deletes crossing into 7.0 is here
+        crossing = releases.parse(installed) < (7, 0) <= releases.parse(releases.resolve(target))
+        if not crossing or not _exists(node, SUNSTONE_VIEWS):
+            return []
+    elif _exists(node, SUNSTONE_VIEWS) or not _exists(node, saved.strip("'")):
         return []
     node.run(f"cp -p {saved} {SUNSTONE_VIEWS}", mutating=True)
-    if not node.dry_run:
-        journal.remember(f"sunstone_views_back/{node}", "put back")
+    journal.remember(f"sunstone_views_back/{node}", "put back")  # a dry run's is not saved
     return [f"{SUNSTONE_VIEWS} put back from {etc_copy} for the labels migration"]
 
 

@@ -117,7 +117,7 @@ FAULTS = [
     ("fe2", "apt-get update", "exit", 3),  # the download before anything stops
     ("fe1", "onecfg upgrade", "exit", 4),
     ("fe1", "onedb fsck", "exit", 4),
-    ("fe2", "tar", "drop", 6),  # the configuration copy, its connection dropped
+    ("fe2", "tar -xpf", "drop", 6),  # the configuration copy, its connection dropped
     ("fe2", "systemctl start", "exit", 7),
     ("fe1", "onezone enable", "exit", 9),
     ("fe1", "onehost sync", "exit", 9),
