@@ -9,8 +9,6 @@ opennebula/raft.py), every zone server and every OpenNebula host accounted for i
 the inventory, and disk room for the backups. Nothing changes in this step.
 """
 
-from collections.abc import Callable
-
 import pytest
 
 from oneupgrade.cluster import Cluster
@@ -19,7 +17,6 @@ from oneupgrade.opennebula import (
     campaign,
     cli,
     config,
-    known_issues,
     onecfg,
     probes,
     raft,
@@ -151,10 +148,6 @@ def test_every_opennebula_host_is_a_hypervisor_of_the_inventory(cluster: Cluster
     assert not absent, f"inventory hypervisors {absent} are not OpenNebula hosts (onehost list)"
 
 
-def _output_of(command: str) -> Callable[[Node], str]:
-    return lambda node: node.run(command).stdout
-
-
 @pytest.mark.dependency(depends=["00-releases"], scope="session")
 def test_no_known_issue_of_the_target_dooms_the_upgrade(cluster: Cluster) -> None:
     # What the target removed and its Known Issues, as data (opennebula/known_issues.py).
@@ -163,24 +156,10 @@ def test_no_known_issue_of_the_target_dooms_the_upgrade(cluster: Cluster) -> Non
     if not fronts or all(system.at_target(v, cluster.target) for v in fronts):
         cluster.say("the front-ends run the target: no known issue of the upgrade left")
         return
-    source = str(cluster.journal.fact("source_release") or fronts[0])
-    issues = known_issues.applying(source, cluster.target)
-    probes = {
-        issue.name: cluster.fan_out(cluster.frontends, _output_of(issue.probe))
-        for issue in issues
-        if issue.probe
-    }
-    networks = cli.vnets(cluster.leader) if "zone" in cluster.observed else []
-    facts = known_issues.Facts(seen, cluster.observed.get("hosts", []), networks, probes)
-    blocking: list[str] = []
-    for issue in issues:
-        found = known_issues.findings(issue, facts)
-        if issue.blocking:
-            blocking += found
-        for line in [] if issue.blocking else found:
-            cluster.say(f"known issue, not blocking: {line}")
-    checked = ", ".join(i.name for i in issues) or "none applies"
-    cluster.say(f"known issues checked: {checked}")
+    blocking, notes, checked = campaign.known_issue_findings(cluster, cluster.target)
+    for line in notes:
+        cluster.say(f"known issue, not blocking: {line}")
+    cluster.say(f"known issues checked: {', '.join(checked) or 'none applies'}")
     assert not blocking, "\n".join(blocking)
 
 

@@ -15,7 +15,10 @@ repository switched and refreshed and its packages downloaded (download-only), a
 at once (at most --forks at a time), so steps 4, 5 and 9 only install and the
 control plane is down for the installs, not the downloads. A front-end that cannot
 download fails the step while nothing is stopped; a hypervisor that cannot is named
-and downloads in step 9 instead.
+and downloads in step 9 instead. A series target installs the repositories' newest
+release: read on each front-end after the refresh, it must be one release on all of
+them, at the target, with no blocking known issue (a mirror still serving 7.0.0, say),
+or the step fails while nothing is stopped.
 """
 
 import fnmatch
@@ -25,7 +28,7 @@ import pytest
 
 from oneupgrade.cluster import Cluster
 from oneupgrade.errors import NodesFailed
-from oneupgrade.opennebula import prefetch, system
+from oneupgrade.opennebula import campaign, prefetch, system
 from oneupgrade.ssh import Node
 
 pytestmark = pytest.mark.step(3, "Stop the HA Cluster")
@@ -66,6 +69,37 @@ def test_packages_are_downloaded_while_opennebula_still_runs(cluster: Cluster) -
     fronts = {n: e for n, e in failures.items() if cluster.nodes[n].role == "frontend"}
     if fronts:
         raise NodesFailed(fronts, [n.name for n in cluster.frontends if n.name not in fronts])
+    _the_repositories_offer_one_release_at_the_target(cluster)
+
+
+def _the_repositories_offer_one_release_at_the_target(cluster: Cluster) -> None:
+    # A series target installs whatever the refreshed repositories offer: read it while
+    # OpenNebula still runs (a dry run switched no repository: nothing to read yet).
+    if cluster.target.count(".") != 1 or cluster.dry_run:
+        return
+    seen = cluster.observed.get("survey", {})
+    behind = [
+        n
+        for n in cluster.frontends
+        if n.name not in seen or not system.at_target(seen[n.name].release, cluster.target)
+    ]
+    if not behind:
+        return
+    offered = cluster.fan_out(
+        behind,
+        lambda node: system.candidate_version(
+            node,
+            seen[node.name].platform if node.name in seen else system.platform(node),
+            "opennebula",
+        ),
+    )
+    problems = campaign.candidate_problems(cluster, offered)
+    if problems:
+        for node in behind:  # the next run refreshes the repositories again
+            cluster.journal.remember(prefetch.fact(node), None)
+    assert not problems, "\n".join(problems)
+    release = next(v for v in offered.values() if v)
+    cluster.say(f"the front-ends' repositories offer opennebula {release}")
 
 
 @pytest.mark.dependency(name="03-stop", depends=["03-download"], scope="session")

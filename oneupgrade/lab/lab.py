@@ -297,6 +297,10 @@ class Lab:
         """A slower (or faster) monitoring cycle for every host of the simulation."""
         sim.set_monitoring_interval(self.shared, seconds)
 
+    def withhold_releases(self, releases: list[str]) -> None:
+        """No repository of the lab serves these releases at the next refresh."""
+        sim.withhold_releases(self.shared, releases)
+
     def missing_driver(self, name: str, executable: str) -> None:
         """oned on `name` will not find this driver executable at its next start."""
         self.address(name)

@@ -7,11 +7,12 @@ observed releases say whether a new one starts or there is nothing to do.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from oneupgrade.cluster import Cluster
-from oneupgrade.opennebula import config, platforms, releases, system
+from oneupgrade.opennebula import cli, config, known_issues, platforms, releases, system
 from oneupgrade.opennebula.survey import NodeSurvey
+from oneupgrade.ssh import Node
 
 
 def in_progress(cluster: Cluster) -> bool:
@@ -70,6 +71,65 @@ def platform_problems(cluster: Cluster, found: Mapping[str, NodeSurvey]) -> list
         if why:
             problems.append(why)
     return problems
+
+
+def known_issue_findings(cluster: Cluster, target: str) -> tuple[list[str], list[str], list[str]]:
+    """The known issues of upgrading to `target`: (blocking, not blocking, names checked).
+
+    Read-only: each entry's probe runs on every front-end, the hosts and networks are
+    read from the leader while oned runs.
+    """
+    seen = cluster.observed.get("survey", {})
+    fronts = [seen[n.name].release for n in cluster.frontends if n.name in seen]
+    source = str(cluster.journal.fact("source_release") or fronts[0])
+    issues = known_issues.applying(source, target)
+    probes = {
+        issue.name: cluster.fan_out(cluster.frontends, _output_of(issue.probe))
+        for issue in issues
+        if issue.probe
+    }
+    running = "zone" in cluster.observed
+    networks = cli.vnets(cluster.leader) if running else []
+    facts = known_issues.Facts(seen, cluster.observed.get("hosts", []), networks, probes)
+    blocking: list[str] = []
+    notes: list[str] = []
+    for issue in issues:
+        (blocking if issue.blocking else notes).extend(known_issues.findings(issue, facts))
+    return blocking, notes, [i.name for i in issues]
+
+
+def candidate_problems(cluster: Cluster, candidates: Mapping[str, str | None]) -> list[str]:
+    """What the refreshed repositories would install on the front-ends, for a series target.
+
+    A series target installs the repository's newest release, which need not be the
+    newest this tool knows (a mirror behind, a release withdrawn): every front-end must
+    get the same one, at the target, and none of its known issues may block.
+    """
+    found = {n: releases.resolve(c.split("-")[0]) if c else None for n, c in candidates.items()}
+    missing = sorted(n for n, c in found.items() if c is None)
+    if missing:
+        return [f"{', '.join(missing)}: the repository offers no opennebula package"]
+    behind = {n: c for n, c in found.items() if not system.at_target(c, cluster.target)}
+    if behind:
+        return [
+            f"{n}: the repository's newest opennebula is {c}, not of the target {cluster.target}"
+            for n, c in sorted(behind.items())
+        ]
+    distinct = sorted({c for c in found.values() if c}, key=releases.parse)
+    if len(distinct) > 1:
+        listing = ", ".join(f"{n} {c}" for n, c in sorted(found.items()))
+        return [
+            f"the front-ends' repositories offer different releases ({listing}): one HA "
+            "zone runs one release; point every front-end at the same repository"
+        ]
+    if distinct[0] == cluster.target_release:
+        return []
+    blocking, _, _ = known_issue_findings(cluster, distinct[0])
+    return [f"the repository would install {distinct[0]}: {line}" for line in blocking]
+
+
+def _output_of(command: str) -> Callable[[Node], str]:
+    return lambda node: node.run(command).stdout
 
 
 def work_left(cluster: Cluster, found: Mapping[str, NodeSurvey]) -> bool:

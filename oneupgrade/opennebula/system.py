@@ -185,6 +185,19 @@ def repository_offers(node: Node, plat: Platform, package: str) -> bool:
     return node.run(command, check=False).ok
 
 
+def candidate_version(node: Node, plat: Platform, package: str) -> str | None:
+    """The version the package manager would install from the refreshed repositories."""
+    name = shlex.quote(package)
+    if plat.family == "deb":
+        out = node.run(f"apt-cache policy {name}", check=False).stdout
+        match = re.search(r"^\s*Candidate:\s*(\S+)", out, re.M)
+        found = match.group(1) if match else None
+        return None if found in (None, "(none)") else found
+    command = f"dnf -q repoquery --latest-limit=1 --queryformat '%{{version}}' {name}"
+    lines = node.run(command, check=False).stdout.split()
+    return lines[-1] if lines else None
+
+
 def at_target(version: str | None, target: str) -> bool:
     """Whether an installed version satisfies the target (a series or an exact release)."""
     if not version:

@@ -223,3 +223,31 @@ def test_custom_probes_are_found_kept_and_listed(make_lab: LabFactory, report_di
     assert run.html is not None
     assert kept in run.html.read_text()
     assert sh(lab, "fe1", f"cat {probe}") == "puts 1\n"
+
+
+def test_a_series_target_whose_repository_serves_a_doomed_release_stops_before_the_stop(
+    make_lab: LabFactory, report_dir: Path
+) -> None:
+    lab = make_lab(frontends=3, hypervisors=1, version="6.10")
+    # a mirror that never took 7.0.1 and 7.0.2: the series target 7.0 would install 7.0.0
+    lab.withhold_releases(["7.0.1", "7.0.2"])
+    run = run_runbook(lab, report_dir)
+    assert run.returncode == 1, run.output
+    for node in ("fe1", "fe2", "fe3"):
+        assert f"{node}: the repository" not in run.output  # one release on all of them
+    assert "the repository would install 7.0.0: onedb upgrade -v of 7.0.0" in run.output
+    assert "choose 7.0.1 or newer" in run.output
+    # step 2 disabled the hosts and step 3 downloaded: nothing stopped, nothing installed
+    steps = {str(c["step"]).split(":")[0] for c in run.commands(mutating=True)}
+    assert steps == {"02", "03"}, steps
+    assert not [c for c in run.commands(mutating=True) if "systemctl stop" in c["command"]]
+    for node in ("fe1", "fe2", "fe3"):
+        assert package_version(lab, node, "opennebula").startswith("6.10."), node
+        assert sh(lab, node, "systemctl is-active opennebula").strip() == "active", node
+    # the mirror catches up: the same campaign goes on and installs 7.0.2
+    lab.withhold_releases([])
+    run = run_runbook(lab, report_dir)
+    assert run.returncode == 0, run.output
+    notes = [r.get("text", "") for r in run.audit if r.get("kind") == "note"]
+    assert "the front-ends' repositories offer opennebula 7.0.2-1" in notes, notes
+    assert package_version(lab, "fe2", "opennebula").startswith("7.0.2")

@@ -45,3 +45,34 @@ def test_no_os_release_and_an_unsupported_os_are_refused() -> None:
         system.platform_and_packages(
             node('PRETTY_NAME="Arch Linux"\nID=arch\n--- oneupgrade:deb\n--- oneupgrade:rpm\n')
         )
+
+
+POLICY = """opennebula:
+  Installed: 6.10.5-1
+  Candidate: 7.0.2-1
+  Version table:
+     7.0.2-1 500
+        500 https://example.invalid/repo/7.0/Debian/12 stable/opennebula amd64 Packages
+ *** 6.10.5-1 100
+        100 /var/lib/dpkg/status
+"""
+
+
+def test_the_candidate_is_what_apt_would_install() -> None:
+    deb = system.Platform("deb", "Debian GNU/Linux 12 (bookworm)", "debian", "12")
+    n = FakeNode(answers={"apt-cache policy": (0, POLICY, "")})
+    assert system.candidate_version(n, deb, "opennebula") == "7.0.2-1"
+    none = "opennebula:\n  Installed: (none)\n  Candidate: (none)\n  Version table:\n"
+    n = FakeNode(answers={"apt-cache policy": (0, none, "")})
+    assert system.candidate_version(n, deb, "opennebula") is None
+    n = FakeNode(answers={"apt-cache policy": (0, "", "N: Unable to locate package x\n")})
+    assert system.candidate_version(n, deb, "x") is None
+
+
+def test_the_candidate_is_what_dnf_would_install() -> None:
+    alma = system.Platform("rpm", "AlmaLinux 9.4 (Seafoam Ocelot)", "almalinux", "9.4")
+    n = FakeNode(answers={"dnf -q repoquery": (0, "7.0.1\n", "")})
+    assert system.candidate_version(n, alma, "opennebula") == "7.0.1"
+    assert "--latest-limit=1" in n.ran[0]
+    n = FakeNode(answers={"dnf -q repoquery": (0, "", "")})
+    assert system.candidate_version(n, alma, "opennebula") is None

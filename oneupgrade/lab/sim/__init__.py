@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         set_monitoring_interval,
         set_node_up,
         stall_follower,
+        withhold_releases,
     )
     from .main import main
     from .report import status
@@ -50,6 +51,7 @@ _LAZY = {
     "missing_driver": "faults",
     "set_latencies": "faults",
     "set_monitoring_interval": "faults",
+    "withhold_releases": "faults",
     "set_node_up": "faults",
     "main": "main",
     "status": "report",
@@ -94,4 +96,5 @@ __all__ = [
     "set_node_up",
     "stall_follower",
     "status",
+    "withhold_releases",
 ]

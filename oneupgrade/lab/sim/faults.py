@@ -122,6 +122,12 @@ def set_monitoring_interval(shared: Path, seconds: float) -> None:
         st["monitoring_interval"] = float(seconds)
 
 
+def withhold_releases(shared: Path, releases: list[str]) -> None:
+    """Releases no repository of the lab serves from now on (a mirror behind, say)."""
+    with state.mutate(shared) as st:
+        st["withheld_releases"] = list(releases)
+
+
 def missing_driver(shared: Path, name: str, executable: str) -> None:
     """A driver executable oned on node `name` will not find at its next start."""
     with state.mutate(shared) as st:

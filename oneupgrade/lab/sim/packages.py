@@ -98,6 +98,14 @@ def yum_urls() -> list[str]:
     return urls
 
 
+def offered(urls: list[str]) -> dict[str, list[str]]:
+    """What the repositories at `urls` serve, less any release the lab withheld."""
+    withheld = set(state.load().get("withheld_releases", []))
+    found = catalogue.offered(urls)
+    kept = {p: [v for v in vers if v not in withheld] for p, vers in found.items()}
+    return {p: vers for p, vers in kept.items() if vers}
+
+
 def apt_lists() -> tuple[list[str], dict[str, list[str]]]:
     lists = nodestate.load_pkgstate().get("lists") or {}
     return list(lists.get("urls", [])), dict(lists.get("pkgs", {}))
@@ -222,6 +230,18 @@ def commit(
                     pk["installed"][name]["status"] = "iF"
         state.save_local("packages", pk)
         nodestate.mirror(st)
+
+
+def remove(names: list[str]) -> list[str]:
+    """Remove installed packages (their configuration files stay); the names removed."""
+    with state.mutate() as st:
+        pk = nodestate.load_pkgstate()
+        gone = [n for n in names if n in pk["installed"]]
+        for name in gone:
+            del pk["installed"][name]
+        state.save_local("packages", pk)
+        nodestate.mirror(st)
+    return gone
 
 
 def _write_remotes_version(release: str) -> None:

@@ -64,7 +64,7 @@ def _update() -> int:
             out(f"Get:{n} {url} stable InRelease [2,337 B]")
             n += 1
             out(f"Get:{n} {url} stable/opennebula {ARCH} Packages [12.4 kB]")
-            for pkg, vers in catalogue.offered([url]).items():
+            for pkg, vers in packages.offered([url]).items():
                 offered[pkg] = sorted(set(offered.get(pkg, [])) | set(vers), key=catalogue.vkey)
         else:
             out(f"Ign:{n} {url} stable InRelease")
@@ -209,6 +209,13 @@ def run(tool: str, argv: list[str]) -> int:
         return _update()
     if cmd in ("install", "upgrade", "dist-upgrade", "full-upgrade"):
         return _install(cmd, targets, flags, dpkg_opts)
+    if cmd in ("remove", "purge"):
+        out("Reading package lists...")
+        gone = packages.remove(targets)
+        for name in gone:
+            out(f"Removing {name} ...")
+        out(f"0 upgraded, 0 newly installed, {len(gone)} to remove and 0 not upgraded.")
+        return 0
     if cmd in ("clean", "autoclean", "check"):
         return 0
     if not cmd:

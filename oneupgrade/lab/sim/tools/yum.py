@@ -17,7 +17,7 @@ def rv(release: str) -> str:
 
 def _offered() -> tuple[list[str], dict[str, list[str]]]:
     urls = packages.yum_urls()
-    return urls, catalogue.offered(urls)
+    return urls, packages.offered(urls)
 
 
 def _metadata(urls: list[str]) -> None:
@@ -175,10 +175,25 @@ def run(tool: str, argv: list[str]) -> int:
         return 0
     if cmd in ("upgrade", "update", "install"):
         return _transaction(tool, cmd, names, flags)
+    if cmd == "downgrade":  # explicit older versions: a transaction like install's
+        return _transaction(tool, "install", names, flags)
+    if cmd in ("remove", "erase"):
+        gone = packages.remove(names)
+        for name in gone:
+            out(f"  Erasing          : {name}")
+        out("Complete!" if gone else "No packages marked for removal.")
+        return 0
     if cmd == "list" and names[:1] == ["installed"]:
         out("Installed Packages")
         for name, info in sorted(nodestate.installed().items()):
             out(f"{name + '.x86_64':<40} {rv(info['version']):<20} @opennebula")
+        return 0
+    if cmd == "repoquery":
+        _, offered = _offered()
+        for name in names:
+            vers = offered.get(name, [])
+            if vers:
+                out(vers[-1] if "--queryformat" in " ".join(argv) else f"{name}-0:{rv(vers[-1])}")
         return 0
     if cmd == "clean":
         return 0
