@@ -33,6 +33,10 @@ class Cluster:
     vm_timeout: float = 900.0
     health_timeout: float = 300.0
     hypervisor_selection: tuple[str, ...] | None = None
+    # "upgrade" (runbook/) or "rollback" (rollback/): which campaigns this run continues
+    procedure: str = "upgrade"
+    # rollback: the dump time the operator accepts losing the changes since (--accept-loss-since)
+    accept_loss_since: str | None = None
     # what preflight observed in this run (node -> facts); never persisted
     observed: dict[str, Any] = field(default_factory=dict)
     # where `say` sends its notes (the plugin puts them in the report row)

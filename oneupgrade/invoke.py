@@ -10,6 +10,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def runbook_argv(inventory: Path | str, *options: str) -> list[str]:
-    """argv of a runbook run (its working directory: ROOT)."""
-    return [sys.executable, "-m", "pytest", "runbook/", "--inventory", str(inventory), *options]
+def runbook_argv(inventory: Path | str, *options: str, procedure: str = "runbook/") -> list[str]:
+    """argv of a runbook run (its working directory: ROOT); `rollback/` for the rollback."""
+    return [sys.executable, "-m", "pytest", procedure, "--inventory", str(inventory), *options]

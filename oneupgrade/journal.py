@@ -76,13 +76,17 @@ class Journal:
         campaign: dict[str, Any] | None = self.data.get("campaign")
         return campaign
 
-    def start_campaign(self, cluster: str, source: str, target: str, run_id: str) -> None:
+    def start_campaign(
+        self, cluster: str, source: str, target: str, run_id: str, kind: str = "upgrade"
+    ) -> None:
+        """A new campaign ("upgrade", or "rollback" of one); the current one goes to history."""
         with self._lock:
             previous = self.data.get("campaign")
             if previous is not None:
                 self.data.setdefault("history", []).append(previous)
             self.data["campaign"] = {
                 "id": run_id,
+                "kind": kind,
                 "cluster": cluster,
                 "source": source,
                 "target": target,
@@ -94,6 +98,20 @@ class Journal:
                 "facts": self.data.pop("facts-without-campaign", {}),
             }
             self.save()
+
+    def give_way(self, unless: str) -> bool:
+        """A current campaign of another kind than `unless` that changed nothing (a
+        rollback refused in its preflight) gives way to the campaign before it."""
+        with self._lock:
+            current = self.campaign
+            history = self.data.get("history") or []
+            if current is None or current.get("changed") or not history:
+                return False
+            if current.get("kind", "upgrade") == unless:
+                return False
+            self.data["campaign"] = history.pop()
+            self.save()
+            return True
 
     def add_run(self, run_id: str, dry_run: bool) -> None:
         with self._lock:

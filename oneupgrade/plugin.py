@@ -82,6 +82,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="step 9 only on these hypervisors (comma-separated names or shell patterns)",
     )
     group.addoption(
+        "--accept-loss-since",
+        metavar="TIME",
+        default=None,
+        help="rollback/: accept losing every database change since the pre-upgrade dump "
+        "taken at TIME (UTC, as the rollback's preflight states it)",
+    )
+    group.addoption(
         "--vm-timeout",
         type=float,
         default=900.0,
@@ -101,6 +108,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "step(number, title): the OpenNebula doc step a runbook module carries out"
+    )
+    config.addinivalue_line(
+        "markers", "rollback: a step of rollback/ (Restoring the Previous Version)"
     )
     path = config.getoption("inventory")
     if path is None:
@@ -323,6 +333,7 @@ class RunbookSession:
             vm_timeout=config.getoption("vm_timeout"),
             health_timeout=config.getoption("health_timeout"),
             hypervisor_selection=hypervisor_patterns(inventory, selection) if selection else None,
+            accept_loss_since=config.getoption("accept_loss_since"),
         )
         for host in inventory.nodes:
             self.cluster.nodes[host.name] = self._node(host)
@@ -364,6 +375,17 @@ class RunbookSession:
             raise pytest.UsageError(
                 "runbook steps must run in step order; do not reorder them (no --ff/--nf/-p random)"
             )
+        kinds = {
+            "rollback" if i.get_closest_marker("rollback") else "upgrade"
+            for i, s in zip(items, steps, strict=True)
+            if s is not None
+        }
+        if len(kinds) > 1:
+            raise pytest.UsageError("runbook/ and rollback/ run one at a time: give one of them")
+        self.cluster.procedure = kinds.pop() if kinds else "upgrade"
+        # a rollback refused in its preflight changed nothing: the upgrade stays current
+        if self.journal.give_way(unless=self.cluster.procedure):
+            self.recorder.event("campaign-given-way", procedure=self.cluster.procedure)
         if self.resume:
             self._select_for_resume(config, items)
 
@@ -608,8 +630,9 @@ class RunbookSession:
         tr.write_sep("=", "oneupgrade")
         if self.failed:
             tr.write_line(f"STOPPED: {self.failed}")
+            where = "rollback/" if self.cluster.procedure == "rollback" else "runbook/"
             tr.write_line(
-                "After fixing the cause: pytest runbook/ --inventory "
+                f"After fixing the cause: pytest {where} --inventory "
                 f"{self.inventory.path} --lf   (reruns only what has not passed)"
             )
         for line in self.recorder.summary_lines():

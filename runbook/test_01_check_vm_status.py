@@ -25,8 +25,13 @@ def test_no_vm_is_in_a_transient_state(cluster: Cluster) -> None:
         return
     deadline = time.monotonic() + cluster.vm_timeout
     while True:
-        busy = [vm for vm in cli.vms(cluster.leader) if vm.transient_state]
+        pool = cli.vms(cluster.leader)
+        busy = [vm for vm in pool if vm.transient_state]
         if not busy:
+            # what a rollback counts as lost: the zone is disabled from step 2 on
+            cluster.journal.remember_once("vms_before", sorted(vm.id for vm in pool))
+            hosts = cluster.observed.get("hosts", [])
+            cluster.journal.remember_once("hosts_before", sorted(h.id for h in hosts))
             return
         if time.monotonic() >= deadline or cluster.dry_run:
             names = ", ".join(f"VM {vm.id} ({vm.name}) in {vm.transient_state}" for vm in busy)

@@ -8,8 +8,6 @@ opennebula/raft.py), all within --health-timeout, and every front-end at the tar
 Leadership may have moved on restart: the leader is read again from the zone.
 """
 
-import time
-
 import pytest
 
 from oneupgrade.cluster import Cluster
@@ -25,27 +23,13 @@ def test_one_leader_and_every_follower_in_sync(cluster: Cluster) -> None:
     if cluster.dry_run:
         cluster.say("dry run: health is judged after a real start")
         return
-    deadline = time.monotonic() + cluster.health_timeout
-    problems: list[str] = ["no answer yet"]
-    healthy_at = 0.0
-    # Followers catch up within a second or two of their start: poll every 0.1 s for
-    # the first 2 s (the downtime ends when the zone is seen healthy), then back off.
-    pause, fast_until = 0.1, time.monotonic() + 2.0
-    while time.monotonic() < deadline:
-        try:
-            zone, problems = raft.settle(
-                lambda: cli.zone(cluster.leader, cluster.inventory.zone),
-                patience=max(0.0, min(raft.CATCH_UP, deadline - time.monotonic())),
-            )
-        except CommandFailed as exc:
-            problems = [str(exc).splitlines()[0]]
-        else:
-            if not problems:
-                healthy_at = time.time()  # the control-plane downtime ends here
-                break
-        time.sleep(pause)
-        if time.monotonic() >= fast_until:
-            pause = min(pause * 1.5, 2.0)
+    # (the control-plane downtime ends when the zone is first seen healthy)
+    zone, problems, healthy_at = raft.wait_healthy(
+        lambda: cli.zone(cluster.leader, cluster.inventory.zone),
+        cluster.health_timeout,
+        (CommandFailed,),
+    )
+    assert zone is not None, "the zone is not healthy: " + "; ".join(problems)
     assert not problems, "the zone is not healthy: " + "; ".join(problems)
     leader = next(iter(zone.leaders), None)
     if leader is not None:

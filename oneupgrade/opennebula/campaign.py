@@ -16,13 +16,32 @@ from oneupgrade.ssh import Node
 
 
 def in_progress(cluster: Cluster) -> bool:
-    """A campaign to this target changed the cluster and has not completed."""
+    """A campaign of this run's procedure (to this target, for an upgrade) changed the
+    cluster and has not completed."""
     c = cluster.journal.campaign
-    return bool(c and not c["completed"] and c["target"] == cluster.target and c.get("changed"))
+    if not c or c["completed"] or not c.get("changed"):
+        return False
+    if c.get("kind", "upgrade") != cluster.procedure:
+        return False
+    return cluster.procedure != "upgrade" or c["target"] == cluster.target
+
+
+def rollback_unfinished(cluster: Cluster) -> str | None:
+    """The id of a rollback that changed the cluster and has not completed."""
+    c = cluster.journal.campaign
+    if c and c.get("kind") == "rollback" and c.get("changed") and not c["completed"]:
+        return str(c["id"])
+    return None
 
 
 def release_problems(cluster: Cluster, found: Mapping[str, NodeSurvey]) -> list[str]:
     target = cluster.target
+    rollback = rollback_unfinished(cluster)
+    if rollback:
+        return [
+            f"rollback campaign {rollback} has not finished: finish it first with "
+            f"pytest rollback/ --inventory {cluster.inventory.path} --lf"
+        ]
     fronts = {n.name: found[n.name].release or "?" for n in cluster.frontends}
     problems = []
     if in_progress(cluster):
@@ -158,6 +177,8 @@ def begin(cluster: Cluster, found: Mapping[str, NodeSurvey]) -> None:
     if "discovered_hypervisors" in cluster.observed:
         journal.remember("discovered_hypervisors", cluster.observed["discovered_hypervisors"])
     journal.remember("releases_before", {name: s.release for name, s in found.items()})
+    # exact versions, for a rollback (opennebula/rollback.py)
+    journal.remember("packages_before", {name: s.packages for name, s in found.items()})
 
 
 def vip(cluster: Cluster) -> str | None:

@@ -33,6 +33,7 @@ class Backup:
     node: str
     path: str
     sha256: str
+    taken: float = 0.0  # when `onedb backup` started (controller clock); 0: not recorded
 
 
 def _stamp() -> str:
@@ -79,9 +80,10 @@ def backup_database(node: Node, journal: Journal, purpose: str) -> Backup:
     name = f"{purpose}-{node}-{time.strftime('%Y%m%d-%H%M%S')}.sql"
     path = f"{BACKUP_DIR}/{name}"
     node.run(f"mkdir -p {BACKUP_DIR}", mutating=True)
+    taken = time.time()
     node.run(f"onedb backup {shlex.quote(path)}", mutating=True, timeout=ONEDB_TIMEOUT)
     digest = "<sha256 of the backup>" if node.dry_run else (_sha256(node, path) or "")
-    backup = Backup(node.name, path, digest)
+    backup = Backup(node.name, path, digest, round(taken))
     journal.remember(key, backup.__dict__)  # a dry run's journal is never saved
     return backup
 

@@ -58,3 +58,30 @@ def settle(
         if zone.leaders[0].id != leader.id:  # a new leader: judge against its commit
             leader = zone.leaders[0]
             target = _commit(leader.commit)
+
+
+def wait_healthy(
+    read: Callable[[], Zone], timeout: float, errors: tuple[type[Exception], ...] = ()
+) -> tuple[Zone | None, list[str], float]:
+    """Read the zone until it is healthy or `timeout` seconds pass: (the zone, what is
+    still wrong, when it was first seen healthy). Servers catch up within a second or
+    two of their start: polled every 0.1 s for the first 2 s, then backing off. A read
+    failing with one of `errors` counts as not healthy yet."""
+    deadline = time.monotonic() + timeout
+    problems: list[str] = ["no answer yet"]
+    zone: Zone | None = None
+    pause, fast_until = 0.1, time.monotonic() + 2.0
+    while time.monotonic() < deadline:
+        try:
+            zone, problems = settle(
+                read, patience=max(0.0, min(CATCH_UP, deadline - time.monotonic()))
+            )
+        except errors as exc:
+            problems = [str(exc).splitlines()[0]]
+        else:
+            if not problems:
+                return zone, [], time.time()
+        time.sleep(pause)
+        if time.monotonic() >= fast_until:
+            pause = min(pause * 1.5, 2.0)
+    return zone, problems, 0.0

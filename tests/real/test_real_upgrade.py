@@ -131,16 +131,7 @@ def test_every_front_end_runs_7_0_on_a_7_0_database(campaign: Campaign) -> None:
 
 def test_the_zone_has_one_leader_and_the_followers_in_sync(campaign: Campaign) -> None:
     lab = campaign.lab
-    deadline = time.monotonic() + 60
-    while True:  # a follower's COMMIT follows the leader's on the next heartbeat
-        servers = _servers(lab)
-        states = sorted(s["STATE"] for s in servers)
-        in_sync = len({(s["TERM"], s["COMMIT"]) for s in servers}) == 1
-        if (states == ["2", "2", "3"] and in_sync) or time.monotonic() > deadline:
-            break
-        time.sleep(1)
-    assert states == ["2", "2", "3"], servers
-    assert in_sync, servers
+    servers = assert_in_sync(lab)
     assert {s["NAME"] for s in servers} == set(FRONTENDS)
 
 
@@ -172,3 +163,66 @@ def test_a_run_from_a_controller_without_the_journal_changes_nothing(campaign: C
     again = run_runbook(campaign.lab, campaign.reports.parent / "other-controller", timeout=1800)
     assert again.returncode == 0, again.output[-4000:]
     assert [f"{r['node']}: {r['command']}" for r in again.commands(mutating=True)] == []
+
+
+def test_the_upgrade_is_rolled_back_to_6_10_5(campaign: Campaign) -> None:
+    lab, reports = campaign.lab, campaign.reports
+    roll_back(lab, reports)
+    assert_rolled_back(lab, campaign.ids_before, campaign.vms_before, HYPERVISORS)
+    again = run_runbook(lab, reports, procedure="rollback/", timeout=1800)
+    assert again.returncode == 0, again.output[-4000:]
+    assert [f"{r['node']}: {r['command']}" for r in again.commands(mutating=True)] == []
+
+
+def assert_in_sync(lab: Lab) -> list[dict[str, Any]]:
+    """One leader, two followers, all on one TERM and COMMIT (within a minute: a
+    follower's COMMIT follows the leader's on the next heartbeat)."""
+    deadline = time.monotonic() + 60
+    while True:
+        servers = _servers(lab)
+        states = sorted(s["STATE"] for s in servers)
+        in_sync = len({(s["TERM"], s["COMMIT"]) for s in servers}) == 1
+        if (states == ["2", "2", "3"] and in_sync) or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert states == ["2", "2", "3"], servers
+    assert in_sync, servers
+    return servers
+
+
+def roll_back(lab: Lab, reports: Path) -> Run:
+    """`pytest rollback/`: refused without --accept-loss-since, then run with the time
+    the refusal names."""
+    refused = run_runbook(lab, reports, procedure="rollback/", timeout=1800)
+    assert refused.returncode == 1, refused.output[-4000:]
+    assert refused.commands(mutating=True) == []
+    since = re.search(r"--accept-loss-since (\S+Z)\b", refused.output)
+    assert since, refused.output[-4000:]
+    run = run_runbook(
+        lab, reports, "--accept-loss-since", since.group(1), procedure="rollback/", timeout=1800
+    )
+    assert run.returncode == 0, run.output[-6000:]
+    return run
+
+
+def assert_rolled_back(
+    lab: Lab, ids: dict[str, str], vms: set[str], hypervisors: tuple[str, ...]
+) -> None:
+    """A healthy 6.10.5 zone, read with OpenNebula's own commands."""
+    for node in FRONTENDS:
+        assert sh(lab, node, "dpkg-query -W -f='${Version}' opennebula") == "6.10.5-1", node
+        rc, _, _ = lab.run(node, "dpkg-query -W -f='${Status}' opennebula-migration | grep -q ok")
+        assert rc != 0, f"{node}: 7.0's opennebula-migration is still installed"
+        versions = re.findall(r"^(Shared|Local):\s+(\S+)", sh(lab, node, "onedb version"), re.M)
+        assert versions == [("Shared", "6.10.0"), ("Local", "6.10.0")], (node, versions)
+    assert server_ids(lab) == ids
+    assert_in_sync(lab)
+    zone = json.loads(sh(lab, "fe1", "onezone show 0 -j"))["ZONE"]
+    assert zone["STATE"] == "0", "the zone is still disabled"
+    pool = _listed(json.loads(sh(lab, "fe1", "onehost list -j")), "HOST_POOL", "HOST")
+    assert {h["NAME"]: h["STATE"] for h in pool} == dict.fromkeys(hypervisors, "2")
+    for node in hypervisors:
+        assert _node_package(lab, node) == "6.10.5-1", node
+    running = _vms(lab)
+    assert {v["ID"] for v in running} == vms
+    assert {(v["STATE"], v["LCM_STATE"]) for v in running} == {("3", "3")}

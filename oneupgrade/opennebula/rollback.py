@@ -1,0 +1,306 @@
+"""Restoring the Previous Version, for an HA zone, from what the upgrade campaign recorded.
+
+OpenNebula's page: "With OpenNebula <new> still installed, restore the DB backup using
+`onedb restore -f`; uninstall OpenNebula <new>, and install your previous version
+again; copy back the backup of /etc/one you did to restore your configuration." The
+HA shape is the upgrade's: one database for every front-end (the leader's
+pre-upgrade dump, its sha256 checked on each), each front-end its own /etc/one back
+(so its SERVER_ID), the leader started first.
+
+A rollback is a campaign of its own in the journal ("kind": "rollback"); the upgrade
+it undoes is kept in its facts under UPGRADE, so a rerun (or --lf) finds everything
+in one place, and the next `pytest runbook/` starts a new upgrade.
+"""
+
+from __future__ import annotations
+
+import shlex
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from oneupgrade.cluster import Cluster
+from oneupgrade.errors import PreconditionFailed
+from oneupgrade.journal import Journal
+from oneupgrade.opennebula import cli, releases, system
+from oneupgrade.opennebula.frontend import BACKUP_DIR, ONEDB_TIMEOUT, PACKAGE_TIMEOUT, Backup
+from oneupgrade.opennebula.survey import NodeSurvey, survey_node
+from oneupgrade.ssh import Node
+
+KIND = "rollback"
+UPGRADE = "upgrade"  # fact: {"id", "source", "target", "facts"} of the campaign undone
+RESTORED = "rollback_restored/{node}"  # fact: sha256 of the dump restored on the node
+CONFIGURED = "rollback_configured/{node}"  # fact: its configuration backups were copied back
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+@dataclass(frozen=True)
+class Upgrade:
+    """The upgrade campaign being rolled back, as its journal recorded it."""
+
+    id: str
+    source: str
+    target: str
+    facts: dict[str, Any]
+
+    def fact(self, key: str, default: Any = None) -> Any:
+        return self.facts.get(key, default)
+
+    @property
+    def leader(self) -> str | None:
+        """The front-end whose database step 4 upgraded: the leader before the upgrade."""
+        before = self.fact("raft_before") or {}
+        found = [n for n, role in before.items() if role == "leader"]
+        leader: str | None = found[0] if found else self.fact("leader")
+        return leader
+
+    @property
+    def dump(self) -> Backup | None:
+        """The leader's pre-upgrade dump (None: step 4 never reached `onedb backup`)."""
+        known = self.fact(f"db_backup/pre-upgrade/{self.leader}")
+        return Backup(**known) if known else None
+
+    def packages_before(self, node: str, installed: dict[str, str]) -> dict[str, str]:
+        """The OpenNebula packages of `node` and their versions before the upgrade.
+
+        Journals of earlier versions recorded the node's release only: every OpenNebula
+        package installed now is taken back to that release."""
+        recorded: dict[str, str] | None = (self.fact("packages_before") or {}).get(node)
+        if recorded is not None:
+            return dict(recorded)
+        release = (self.fact("releases_before") or {}).get(node, self.source)
+        return {p: release for p in installed if p.startswith("opennebula")}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the rollback does where, decided in preflight from the journal and the nodes."""
+
+    dump: Backup | None
+    restore: tuple[str, ...]  # front-ends that get the leader's dump
+    reinstall: tuple[str, ...]  # nodes whose packages go back
+    configure: tuple[str, ...]  # front-ends whose configuration backups are copied back
+    untouched: tuple[str, ...]  # nodes the upgrade never changed: left alone
+
+    def lines(self) -> list[str]:
+        def listed(names: tuple[str, ...]) -> str:
+            return ", ".join(names) or "none"
+
+        where = f"{self.dump.node}:{self.dump.path}" if self.dump else "none taken"
+        return [
+            f"database: the leader's pre-upgrade dump ({where}) onto {listed(self.restore)}",
+            f"packages back to the previous version on {listed(self.reinstall)}",
+            f"configuration copied back on {listed(self.configure)}",
+            f"never changed by the upgrade, left alone: {listed(self.untouched)}",
+        ]
+
+
+def plan(upgrade: Upgrade, found: dict[str, NodeSurvey], journal: Journal) -> Plan:
+    """Every front-end the upgrade reached gets the leader's dump (one database for the
+    zone) and its own configuration back; every node whose packages moved gets them back."""
+    dump = upgrade.dump
+    reached = {
+        name
+        for name, seen in found.items()
+        if seen.role == "frontend"
+        and (
+            upgrade.fact(f"config_backups/{name}") or upgrade.fact(f"db_backup/pre-upgrade/{name}")
+        )
+    }
+    moved = {name for name, seen in found.items() if _moved(upgrade, name, seen.packages)}
+    frontends = sorted(reached | {n for n in moved if found[n].role == "frontend"})
+    restore = [
+        n for n in frontends if dump and journal.fact(RESTORED.format(node=n)) != dump.sha256
+    ]
+    configure = [
+        n
+        for n in frontends
+        if upgrade.fact(f"config_backups/{n}") and not journal.fact(CONFIGURED.format(node=n))
+    ]
+    changed = set(frontends) | moved
+    return Plan(
+        dump,
+        tuple(restore),
+        tuple(sorted(moved)),
+        tuple(configure),
+        tuple(sorted(n for n in found if n not in changed)),
+    )
+
+
+def _moved(upgrade: Upgrade, node: str, installed: dict[str, str]) -> bool:
+    before = upgrade.packages_before(node, installed)
+    added = [p for p in installed if p.startswith("opennebula") and p not in before]
+    return bool(added) or any(installed.get(p) != v for p, v in before.items())
+
+
+def to_roll_back(journal: Journal) -> Upgrade:
+    """The campaign the rollback undoes, from the rollback's facts or the journal's last upgrade."""
+    campaign = journal.campaign
+    if campaign is not None and campaign.get("kind") == KIND:
+        return Upgrade(**campaign["facts"][UPGRADE])
+    if campaign is None:
+        raise PreconditionFailed(
+            f"the journal {journal.path} records no upgrade of this cluster: nothing to roll "
+            "back (a rollback undoes what `pytest runbook/` did, from its journal)"
+        )
+    if not campaign.get("changed"):
+        raise PreconditionFailed(
+            f"upgrade campaign {campaign['id']} changed nothing on the cluster: nothing to "
+            "roll back"
+        )
+    return Upgrade(campaign["id"], campaign["source"], campaign["target"], campaign["facts"])
+
+
+def begin(journal: Journal, cluster_name: str, run_id: str, dry_run: bool) -> Upgrade:
+    """Continue the rollback campaign in the journal, or start one for the last upgrade."""
+    upgrade = to_roll_back(journal)
+    campaign = journal.campaign
+    if campaign is not None and campaign.get("kind") == KIND:
+        journal.add_run(run_id, dry_run)
+        return upgrade
+    journal.start_campaign(cluster_name, upgrade.target, upgrade.source, run_id, kind=KIND)
+    journal.add_run(run_id, dry_run)
+    journal.remember(UPGRADE, upgrade.__dict__)
+    return upgrade
+
+
+def context(cluster: Cluster) -> tuple[Upgrade, Plan]:
+    """The upgrade undone and the plan, as this run's preflight found them; a run that
+    resumes (--lf) past a passed preflight looks at the nodes again."""
+    if "upgrade" not in cluster.observed:
+        cluster.observed["upgrade"] = to_roll_back(cluster.journal)
+    if "plan" not in cluster.observed:
+        found = cluster.observed.get("survey")
+        if found is None:
+            found = cluster.observed["survey"] = cluster.fan_out(
+                cluster.nodes.values(), survey_node
+            )
+        cluster.observed["plan"] = plan(cluster.observed["upgrade"], found, cluster.journal)
+    return cluster.observed["upgrade"], cluster.observed["plan"]
+
+
+def stamp(moment: float) -> str:
+    return time.strftime(TIME_FORMAT, time.gmtime(moment))
+
+
+def dump_time(leader: Node, dump: Backup) -> float:
+    """When the dump was taken: as recorded, else its file's mtime on the leader."""
+    if dump.taken:
+        return dump.taken
+    out = leader.run(f"stat -c %Y {shlex.quote(dump.path)}", check=False).stdout.strip()
+    if not out.isdigit():
+        raise PreconditionFailed(
+            f"{leader}: the pre-upgrade dump {dump.path} is gone; restore it from the "
+            "controller's copy in the report directory's backups/ first"
+        )
+    return float(out)
+
+
+def changes_since(upgrade: Upgrade, leader: Node) -> list[str]:
+    """What the restore loses, as far as the running zone shows it (empty: nothing)."""
+    hosts_before = {str(i) for i in upgrade.fact("hosts_before") or []}
+    vms_before = {str(i) for i in upgrade.fact("vms_before") or []}
+    hosts = {str(h.id) for h in cli.hosts(leader)}
+    vms = {str(v.id) for v in cli.vms(leader)}
+    lines = []
+    for what, now, before in (("VM", vms, vms_before), ("host", hosts, hosts_before)):
+        created, deleted = sorted(now - before, key=int), sorted(before - now, key=int)
+        if created:
+            lines.append(f"{len(created)} {what}(s) created since: {', '.join(created)}")
+        if deleted:
+            lines.append(f"{len(deleted)} {what}(s) deleted or done since: {', '.join(deleted)}")
+    return lines
+
+
+def restore_database(source: Node, node: Node, dump: Backup, journal: Journal) -> str:
+    """The leader's dump onto `node` (copied when it is another node), sha256 checked,
+    then `onedb restore -f` with the upgraded OpenNebula still installed."""
+    key = RESTORED.format(node=node)
+    if journal.fact(key) == dump.sha256:
+        return "already restored"
+    path = dump.path
+    if node is not source:
+        path = f"{BACKUP_DIR}/{dump.path.rsplit('/', 1)[-1]}"
+        if node.dry_run or _sha256(node, path) != dump.sha256:
+            data = b"" if source.dry_run else source.fetch(dump.path)
+            node.run(f"mkdir -p {BACKUP_DIR}", mutating=True)
+            node.push(f"cat > {shlex.quote(path)}", data)
+    seen = "<sha256>" if node.dry_run else _sha256(node, path)
+    if not node.dry_run and seen != dump.sha256:
+        raise PreconditionFailed(
+            f"{node}: {path} has sha256 {seen}, not the recorded {dump.sha256}: the dump is "
+            "damaged; the database was NOT restored (the controller keeps a copy under the "
+            "report directory's backups/)"
+        )
+    node.run(f"onedb restore -f {shlex.quote(path)}", mutating=True, timeout=ONEDB_TIMEOUT)
+    journal.remember(key, dump.sha256)
+    return f"restored {path}"
+
+
+def _sha256(node: Node, path: str) -> str | None:
+    result = node.run(f"sha256sum {shlex.quote(path)}", check=False)
+    return result.stdout.split()[0] if result.ok and result.stdout else None
+
+
+def reinstall(node: Node, upgrade: Upgrade) -> list[str]:
+    """The node's OpenNebula packages back to their versions before the upgrade, from the
+    source series' repository; packages the upgrade added are removed. Modified
+    configuration files are kept (the configuration is copied back afterwards)."""
+    plat = system.platform(node)
+    installed = system.installed_packages(node, plat.family)
+    before = upgrade.packages_before(node.name, installed)
+    wrong = {p: v for p, v in before.items() if installed.get(p) != v}
+    added = sorted(p for p in installed if p.startswith("opennebula") and p not in before)
+    if not wrong and not added:
+        return []
+    done = []
+    if system.switch_repository(node, plat, releases.series_of(upgrade.source)):
+        done.append(f"repository back to {releases.series_of(upgrade.source)}")
+    system.refresh_repository(node, plat, PACKAGE_TIMEOUT)
+    if added:
+        remove = "apt-get remove -y -q" if plat.family == "deb" else "dnf -y remove"
+        names = " ".join(shlex.quote(p) for p in added)
+        node.run(f"{system.APT_ENV} {remove} {names}", mutating=True, timeout=PACKAGE_TIMEOUT)
+        done.append(f"removed {' '.join(added)}")
+    if wrong:
+        node.run(downgrade_command(plat, wrong), mutating=True, timeout=PACKAGE_TIMEOUT)
+        done.append("reinstalled " + " ".join(f"{p} {v}" for p, v in sorted(wrong.items())))
+    return done
+
+
+def downgrade_command(plat: system.Platform, versions: dict[str, str]) -> str:
+    """Exact versions, older ones allowed, modified configuration files kept."""
+    if plat.family == "deb":
+        names = " ".join(shlex.quote(f"{p}={v}-1") for p, v in sorted(versions.items()))
+        return f"{system.APT_ENV} apt-get install --allow-downgrades {system.APT_OPTIONS} {names}"
+    names = " ".join(shlex.quote(f"{p}-{v}") for p, v in sorted(versions.items()))
+    return f"dnf -y downgrade {names}"
+
+
+def restore_configuration(node: Node, backups: list[str]) -> list[str]:
+    """Each backup of step 4 (`/etc/one.DATE` ...) copied back over its original; what
+    the upgrade left there is kept beside it as `<path>.rolled-back`."""
+    done = []
+    for backup in backups:
+        original = _original(backup)
+        if not node.run(f"test -e {shlex.quote(backup)}", check=False).ok and not node.dry_run:
+            raise PreconditionFailed(f"{node}: the configuration backup {backup} is gone")
+        same = node.run(f"diff -r -q {shlex.quote(backup)} {shlex.quote(original)}", check=False).ok
+        if same and not node.dry_run:
+            continue
+        aside = f"{original}.rolled-back-{time.strftime('%Y%m%d-%H%M%S')}"
+        b, o, a = shlex.quote(backup), shlex.quote(original), shlex.quote(aside)
+        node.run(f"{{ test ! -e {o} || mv {o} {a}; }} && cp -a {b} {o}", mutating=True)
+        done.append(f"{original} from {backup}")
+    return done
+
+
+def _original(backup: str) -> str:
+    """`/etc/one.2026-12-03` or `/etc/one.2026-12-03.2` -> `/etc/one`."""
+    head, _, tail = backup.rpartition("/")
+    name = tail.split(".")
+    # the stamp is the first dot-part that starts with a digit after the name
+    for i, part in enumerate(name[1:], start=1):
+        if part[:4].isdigit():
+            return f"{head}/{'.'.join(name[:i])}"
+    return backup
