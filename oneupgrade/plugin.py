@@ -291,6 +291,8 @@ class RunbookSession:
         base = config.getoption("report_dir") or str(Path(config.rootpath) / "reports")
         self.report_dir = Path(base) / inventory.cluster
         self.report_dir.mkdir(parents=True, exist_ok=True)
+        # the reports name nodes, commands and backups: the operator's alone
+        self.report_dir.chmod(0o700)
         # before anything is claimed or read: a refused run leaves no trace
         self.lock = runlock.acquire(self.report_dir, inventory.cluster, self.run_id)
         self.dry_run: bool = config.getoption("dry_run")

@@ -120,7 +120,9 @@ def allocate_stem(directory: Path, stem: str, suffixes: tuple[str, ...]) -> str:
         if any((directory / f"{candidate}{s}").exists() for s in suffixes):
             continue
         try:
-            fd = os.open(directory / f"{candidate}{suffixes[0]}", os.O_CREAT | os.O_EXCL, 0o644)
+            # 0600 whatever the umask: pytest-html writes over it, keeping the mode
+            fd = os.open(directory / f"{candidate}{suffixes[0]}", os.O_CREAT | os.O_EXCL, 0o600)
+            os.fchmod(fd, 0o600)
         except FileExistsError:
             continue
         os.close(fd)

@@ -28,7 +28,9 @@ class RunLocked(RunbookError):
 def acquire(report_dir: Path, cluster: str, run_id: str) -> IO[str]:
     """Take the lock; the open file holds it (close it, or exit, to release)."""
     path = report_dir / LOCK_NAME
-    handle = open(path, "a+")  # held open: the open file holds the lock
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+    os.fchmod(fd, 0o600)
+    handle = open(fd, "a+")  # held open: the open file holds the lock
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

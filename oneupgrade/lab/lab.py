@@ -313,6 +313,10 @@ class Lab:
         """A virtual network on driver `vn_mad` in the zone's database; its id."""
         return int(sim.add_network(self.shared, name, vn_mad))
 
+    def add_vm(self, name: str) -> int:
+        """A RUNNING VM created now in the zone's database; its id."""
+        return int(sim.add_vm(self.shared, name))
+
     def stall_follower(self, name: str, stalled: bool = True) -> None:
         self.address(name)
         sim.stall_follower(self.shared, name, stalled)

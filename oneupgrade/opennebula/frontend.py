@@ -132,8 +132,17 @@ def pinned(packages: list[str], plat: system.Platform, target: str) -> list[str]
     return [f"{p}{sep}{target}{suffix}" for p in packages]
 
 
-def upgrade_frontend(node: Node, journal: Journal, target: str, vip: str | None) -> list[str]:
-    """Steps 4 to 9 of "Upgrading Single Front-end" on `node`; returns what was done."""
+REPLACED = "database: skipped: replaced by the leader's database in step 6"
+
+
+def upgrade_frontend(
+    node: Node, journal: Journal, target: str, vip: str | None, *, migrate: bool = True
+) -> list[str]:
+    """Steps 4 to 9 of "Upgrading Single Front-end" on `node`; returns what was done.
+
+    `migrate`: False on a follower, whose database step 6 of the HA guide replaces
+    with the leader's upgraded one: `onedb upgrade` and `onedb fsck` there would only
+    lengthen the outage (its pre-upgrade dump is still taken)."""
     done: list[str] = []
     plat = system.platform(node)
     installed = system.installed_packages(node, plat.family)
@@ -179,6 +188,8 @@ def upgrade_frontend(node: Node, journal: Journal, target: str, vip: str | None)
     system.install_packages(node, plat, pinned(migrators, plat, target), PACKAGE_TIMEOUT)
     done += [f"installed {name}" for name in migrators]
     done += update_configuration(node, vip)
+    if not migrate:
+        return [*done, REPLACED]
     done += sunstone_views_back(node, journal, installed["opennebula"], target)
     done += upgrade_database(node, journal)
     put_back = f"sunstone_views_back/{node}"

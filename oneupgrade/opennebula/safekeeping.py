@@ -27,7 +27,9 @@ def store_of(journal: Journal) -> Path:
 
 def _write_private(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(path.parent, 0o700)
+    # backups/ and backups/<node>/: mkdir gives the parents the umask's mode
+    for directory in (path.parent.parent, path.parent):
+        os.chmod(directory, 0o700)
     tmp = path.with_name(f".{path.name}.part")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as out:

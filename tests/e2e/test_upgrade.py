@@ -1,38 +1,55 @@
 """The whole upgrade, end to end, on labs of several shapes; then a rerun that changes nothing."""
 
 import hashlib
+import os
 import stat
 import tarfile
 from pathlib import Path
 
 from tests.e2e.conftest import LabFactory
-from tests.e2e.runner import assert_healthy_at, hosts, run_runbook, sh, state_before
+from tests.e2e.runner import assert_healthy_at, hosts, run_runbook, sh, state_before, zone
 
 
 def test_debian12_6_10_to_7_0_then_a_rerun_changes_nothing(
     make_lab: LabFactory, report_dir: Path
 ) -> None:
     lab = make_lab(frontends=3, hypervisors=2, version="6.10", os="debian12")
+    os.umask(0o022)  # the usual umask: the report files' modes must not follow it
     # An operator had disabled hv2 before the upgrade: it must stay disabled.
     hv2 = next(h for h in hosts(lab) if h["NAME"] == "hv2")
     sh(lab, "fe1", f"onehost disable {hv2['ID']}")
     ids, enabled = state_before(lab)
     assert enabled == {"hv1"}
+    leader = next(s["NAME"] for s in zone(lab)["SERVER_POOL"]["SERVER"] if s["STATE"] == "3")
 
     first = run_runbook(lab, report_dir)
     assert first.returncode == 0, first.output
     assert_healthy_at(lab, "7.0", ids, enabled)
     # The Sunstone labels procedure: onecfg upgrade deleted sunstone-views.yaml, the
-    # step-4 copy went back before each onedb upgrade and was deleted after it.
+    # step-4 copy went back before the leader's onedb upgrade and was deleted after it.
+    # The followers' databases are replaced by the leader's in step 6: neither migrated
+    # nor checked there, and the report says why.
     views = "/etc/one/sunstone-views.yaml"
     for node in ("fe1", "fe2", "fe3"):
         work = [r["command"] for r in first.commands(mutating=True) if r["node"] == node]
-        put_back = next(i for i, c in enumerate(work) if c.startswith("cp -p") and views in c)
-        upgrade = next(i for i, c in enumerate(work) if c.startswith("onedb upgrade"))
-        deleted = next(i for i, c in enumerate(work) if c == f"rm -f {views}")
-        assert put_back < upgrade < deleted, work
+        if node == leader:
+            put_back = next(i for i, c in enumerate(work) if c.startswith("cp -p") and views in c)
+            upgrade = next(i for i, c in enumerate(work) if c.startswith("onedb upgrade"))
+            deleted = next(i for i, c in enumerate(work) if c == f"rm -f {views}")
+            assert put_back < upgrade < deleted, work
+        else:
+            assert not [c for c in work if c.startswith(("onedb upgrade", "onedb fsck"))], work
+            assert any(c.startswith("onedb restore -f") for c in work), work
         assert "labels_groups" in sh(lab, node, "cat /etc/one.*/sunstone-views.yaml")
         assert sh(lab, node, f"test -e {views} && echo present || echo absent").strip() == "absent"
+    notes = [r.get("text", "") for r in first.audit if r.get("kind") == "note"]
+    followers = sorted({"fe1", "fe2", "fe3"} - {leader})
+    for node in followers:
+        assert any(
+            n.startswith(f"{node}: ")
+            and n.endswith("skipped: replaced by the leader's database in step 6")
+            for n in notes
+        ), notes
     # Step 4's backups survive the node: copies on the controller, checked, 0600, reported.
     store = next(report_dir.glob("*/backups"))
     assert first.html is not None
@@ -51,6 +68,12 @@ def test_debian12_6_10_to_7_0_then_a_rerun_changes_nothing(
             assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
             assert str(path) in report
         assert stat.S_IMODE((store / node).stat().st_mode) == 0o700
+    # Everything the run wrote is the operator's alone, whatever the umask (022 here).
+    written = [store.parent, *store.parent.rglob("*")]
+    modes = {str(p): stat.S_IMODE(p.stat().st_mode) for p in written}
+    wrong = {p: oct(m) for p, m in modes.items() if m != (0o700 if Path(p).is_dir() else 0o600)}
+    assert wrong == {}, wrong
+    assert {Path(p).suffix for p in modes} >= {".html", ".jsonl", ".json", ".lock", ".sql"}
 
     again = run_runbook(lab, report_dir)
     assert again.returncode == 0, again.output

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from oneupgrade.lab import Lab
-from oneupgrade.lab.procs import lab_namespaces, node_marker
+from oneupgrade.lab.procs import lab_namespaces, node_marker, pid_in_lab
 from tests.e2e.runner import run_runbook, sh
 
 pytestmark = [pytest.mark.real, pytest.mark.lab]
@@ -115,10 +115,13 @@ def test_the_runbooks_dry_run_plans_the_upgrade_and_changes_nothing(
 
 
 def test_down_stops_every_process_including_the_monitoring_agents(real_lab: Lab) -> None:
-    agents = sh(real_lab, "hv1", "pgrep -u oneadmin -f monitord-client.rb || true").split()
+    marker = node_marker(str(real_lab.dir / "nodes"))
+    # the pid namespace is the machine's: pgrep also sees other labs' agents, so keep
+    # the ones whose mount namespace is one of this lab's nodes
+    found = sh(real_lab, "hv1", "pgrep -u oneadmin -f monitord-client.rb || true").split()
+    agents = [int(pid) for pid in found if pid_in_lab(int(pid), marker)]
     assert agents, "the dummy IM driver's agents run"
     real_lab.down()
-    marker = node_marker(str(real_lab.dir / "nodes"))
     assert lab_namespaces(marker) == {}
-    for pid in agents:
-        assert not Path(f"/proc/{pid}").exists()
+    for pid in agents:  # gone, or the pid is now another process outside the lab
+        assert not pid_in_lab(pid, marker), pid

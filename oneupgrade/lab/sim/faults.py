@@ -100,6 +100,21 @@ def add_network(shared: Path, name: str, vn_mad: str) -> int:
         return new
 
 
+def add_vm(shared: Path, name: str) -> int:
+    """A RUNNING VM, created now, in every front-end's database, on the first VM's host."""
+    import time
+
+    with state.mutate(shared) as st:
+        ids = [int(v["id"]) for db in st["dbs"].values() for v in db["data"].get("vms", [])]
+        new = max(ids, default=-1) + 1
+        for db in st["dbs"].values():
+            vms = db["data"].setdefault("vms", [])
+            like = dict(vms[0]) if vms else {"host_id": 0, "host": "", "state": 3, "lcm": 3}
+            like.update({"id": new, "name": name, "stime": int(time.time())})
+            vms.append(like)
+        return new
+
+
 def set_node_up(shared: Path, name: str, up: bool) -> None:
     with state.mutate(shared) as st:
         down: list[str] = st.setdefault("down", [])
