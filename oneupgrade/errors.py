@@ -14,7 +14,8 @@ class RunbookError(Exception):
 
 class ConnectionFailed(RunbookError):
     def __init__(self, node: str, reason: str) -> None:
-        super().__init__(f"{node}: {reason}")
+        # a reason that names the node already ("fe1 (10.0.0.1:22): ...") is not prefixed
+        super().__init__(reason if reason.startswith(f"{node} (") else f"{node}: {reason}")
         self.node = node
         self.reason = reason
 

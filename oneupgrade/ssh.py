@@ -17,6 +17,7 @@ under `sudo` when the inventory asks for it. Callers quote arguments with
 from __future__ import annotations
 
 import getpass
+import logging
 import os
 import select
 import shlex
@@ -452,6 +453,33 @@ class Node:
 
 # -- connection setup (shared by nodes and jump hosts) ---------------------------------
 
+# paramiko logs from its transport threads ("Socket exception: Bad file descriptor" when
+# a refused connection is closed); every failure that matters reaches the operator as
+# one of our errors, so its records stay out of the terminal and pytest's report.
+_PARAMIKO_LOG = logging.getLogger("paramiko")
+_PARAMIKO_LOG.addHandler(logging.NullHandler())
+_PARAMIKO_LOG.propagate = False
+
+NO_KEY_HINT = (
+    "set identity_file in the inventory (one-deploy: ansible_ssh_private_key_file), "
+    "IdentityFile in the ssh config, or load a key into ssh-agent"
+)
+
+
+def _nothing_to_offer(hop: Hop) -> str:
+    """Why `hop` has no key to offer, naming everything that was looked for."""
+    agent = (
+        "the ssh config says IdentitiesOnly yes (no ssh-agent keys)"
+        if not hop.agent
+        else "no ssh-agent (SSH_AUTH_SOCK is not set)"
+    )
+    return (
+        f"no key to offer as {hop.user!r}: no identity_file in the inventory, no "
+        f"IdentityFile in the ssh config, {agent}, and none of OpenSSH's default identities "
+        f"exists under {Path('~/.ssh').expanduser()} (id_rsa, id_ecdsa, id_ed25519); "
+        f"{NO_KEY_HINT}"
+    )
+
 
 def tcp_connect(node: str, hop: Hop, timeout: float) -> socket.socket:
     """A TCP connection to the first hop, TCP_NODELAY set before the handshake."""
@@ -483,13 +511,17 @@ def handshake(
         client.get_host_keys().add(name, keytype, key)
     client.set_missing_host_key_policy(paramiko.RejectPolicy())
     keys = [str(p) for p in hop.identity_files]
+    agent = hop.agent and bool(os.environ.get("SSH_AUTH_SOCK"))
+    if not keys and not agent:
+        sock.close()
+        raise AuthenticationFailed(node, f"{where}: {_nothing_to_offer(hop)}")
     try:
         client.connect(
             hop.hostname,
             port=hop.port,
             username=hop.user,
             key_filename=keys or None,  # type: ignore[arg-type]  # a list is accepted
-            allow_agent=not keys,
+            allow_agent=agent,
             look_for_keys=False,
             timeout=timeout,
             banner_timeout=timeout,
@@ -508,10 +540,21 @@ def handshake(
             "verify the new key out of band and update known_hosts",
         ) from None
     except paramiko.AuthenticationException as exc:
+        client.close()
         sock.close()
-        raise AuthenticationFailed(node, f"{where} refused user {hop.user!r}: {exc}") from None
+        hint = "" if hop.named else f"; {NO_KEY_HINT}"
+        raise AuthenticationFailed(
+            node, f"{where} refused user {hop.user!r} (offered {hop.offered()}): {exc}{hint}"
+        ) from None
     except paramiko.SSHException as exc:
+        client.close()
         sock.close()
+        if "No authentication methods available" in str(exc):  # an agent with no keys
+            raise AuthenticationFailed(
+                node,
+                f"{where}: no key to offer as {hop.user!r} (offered {hop.offered()}; the "
+                f"ssh-agent holds none); {NO_KEY_HINT}",
+            ) from None
         if "not found in known_hosts" in str(exc):
             scan = f"-p {hop.port} {hop.hostname}" if hop.port != 22 else hop.hostname
             raise HostKeyRejected(

@@ -13,7 +13,11 @@ How one node resolves (`resolve_route`), documented rule:
 - Port: the inventory's port when it is written (a node's `port`, `ssh.port`,
   `ansible_port`); else the config's `Port`; else 22.
 - IdentityFile: the inventory's `identity_file`; else the config's `IdentityFile`
-  entries that exist; else none, and the keys of a running ssh-agent are offered.
+  entries that exist (those keys alone are offered). With neither, as OpenSSH does: the
+  keys of a running ssh-agent (unless the config says `IdentitiesOnly yes`), then
+  OpenSSH's default identities that exist (`~/.ssh/id_rsa`, `id_ecdsa`, `id_ed25519`
+  ..., in the order `ssh -G` lists them; security-key and XMSS keys left out, paramiko
+  cannot use them).
 - ProxyJump: `none` or a comma list of `[user@]host[:port]`, connected in order. Every
   jump host is looked up in the config too (HostName, Port, User, IdentityFile; its
   user defaults to `ssh.user`, its key to the inventory's key), and the first jump
@@ -26,7 +30,9 @@ the pinned known_hosts under its real HostName and Port (`oneupgrade.ssh`).
 
 from __future__ import annotations
 
+import functools
 import re
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,7 +41,15 @@ import paramiko
 from oneupgrade.errors import RunbookError
 from oneupgrade.inventory import Host, SshSettings
 
-__all__ = ["MAX_HOPS", "Hop", "Route", "SshConfigError", "load_config", "resolve_route"]
+__all__ = [
+    "MAX_HOPS",
+    "Hop",
+    "Route",
+    "SshConfigError",
+    "default_identities",
+    "load_config",
+    "resolve_route",
+]
 
 MAX_HOPS = 8
 _JUMP_RE = re.compile(
@@ -56,10 +70,19 @@ class Hop:
     port: int
     user: str
     identity_files: tuple[Path, ...] = ()
+    agent: bool = True  # offer the ssh-agent's keys too
+    named: bool = False  # the keys are the inventory's or the config's, not OpenSSH's defaults
 
     def __str__(self) -> str:
         where = f"{self.hostname}:{self.port}"
         return where if self.alias == self.hostname else f"{self.alias} ({where})"
+
+    def offered(self) -> str:
+        """What authentication offers on this hop, for messages."""
+        parts = [", ".join(map(str, self.identity_files))] if self.identity_files else []
+        if self.agent:
+            parts.append("the ssh-agent's keys")
+        return " and ".join(parts) or "no key"
 
 
 @dataclass(frozen=True)
@@ -116,6 +139,52 @@ def _identities(found: dict[str, object]) -> tuple[Path, ...]:
     return tuple(p for p in paths if p.is_file())
 
 
+# OpenSSH 9's defaults, for a machine whose `ssh` cannot be asked
+_OPENSSH_DEFAULTS = tuple(
+    f"~/.ssh/id_{kind}"
+    for kind in ("rsa", "ecdsa", "ecdsa_sk", "ed25519", "ed25519_sk", "xmss", "dsa")
+)
+
+
+@functools.cache
+def _openssh_default_names() -> tuple[str, ...]:
+    """The identity files OpenSSH tries when none is configured, as `ssh -G` lists them
+    with no config file read (`-F none`: only the client's own defaults)."""
+    try:
+        out = subprocess.run(
+            ["ssh", "-G", "-F", "none", "default.invalid"],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return _OPENSSH_DEFAULTS
+    names = tuple(
+        line.split(None, 1)[1].strip()
+        for line in out.splitlines()
+        if line.lower().startswith("identityfile ") and len(line.split(None, 1)) == 2
+    )
+    return names or _OPENSSH_DEFAULTS
+
+
+def default_identities() -> tuple[Path, ...]:
+    """OpenSSH's default identities that exist (under $HOME now), paramiko's kinds only."""
+    usable = [n for n in _openssh_default_names() if not n.endswith(("_sk", "_xmss"))]
+    paths = [Path(n).expanduser() for n in usable]
+    return tuple(p for p in paths if p.is_file())
+
+
+def _keys(named: tuple[Path, ...], found: dict[str, object]) -> tuple[tuple[Path, ...], bool, bool]:
+    """A Hop's identity_files, agent and named: the named keys alone; else the agent
+    (unless IdentitiesOnly) and OpenSSH's default identities."""
+    if named:
+        return named, False, True
+    only = str(found.get("identitiesonly") or "no").lower() == "yes"
+    return default_identities(), not only, False
+
+
 def _jump_specs(value: object) -> list[str]:
     text = str(value or "").strip()
     if not text or text.lower() == "none":
@@ -143,7 +212,8 @@ def _jump_hop(
     identities = _identities(found)
     if not identities and settings.identity_file is not None:
         identities = (settings.identity_file,)
-    return Hop(name, hostname, port, user, identities), _jump_specs(found.get("proxyjump"))
+    hop = Hop(name, hostname, port, user, *_keys(identities, found))
+    return hop, _jump_specs(found.get("proxyjump"))
 
 
 def _chain(
@@ -181,6 +251,6 @@ def resolve_route(host: Host, settings: SshSettings, config: paramiko.SSHConfig 
         identities: tuple[Path, ...] = (settings.identity_file,)
     else:
         identities = _identities(found)
-    target = Hop(host.address, hostname, port, user, identities)
+    target = Hop(host.address, hostname, port, user, *_keys(identities, found))
     jumps = _chain(_jump_specs(found.get("proxyjump")), config, settings, (host.address,))
     return Route(target, tuple(jumps))

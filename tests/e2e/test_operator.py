@@ -20,9 +20,11 @@ from oneupgrade.errors import AuthenticationFailed, ConnectionFailed
 from oneupgrade.inventory import load_inventory
 from oneupgrade.lab import Lab
 from oneupgrade.lab.inventory_file import SUDO_PASSWORD_ENV
+from oneupgrade.lab.keys import new_ed25519, write_private
 from oneupgrade.ssh import Gateways, Node
 from tests.e2e.conftest import LabFactory
 from tests.e2e.runner import (
+    Run,
     assert_healthy_at,
     hosts,
     package_version,
@@ -43,24 +45,21 @@ def _journal(report_dir: Path, cluster: str) -> dict[str, Any]:
     return data
 
 
-def test_a_one_deploy_inventory_upgrades_a_lab(
-    make_lab: LabFactory, report_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    lab = make_lab(frontends=2, hypervisors=1, version="6.10")
-    ids, enabled = server_ids(lab), _enabled(lab)
+def _one_deploy_inventory(lab: Lab, path: Path, *, key: bool = True) -> Path:
+    """An inventory as one-deploy's examples write them (`key`: with its key file)."""
     specs = {s.name: s for s in lab.specs}
+    variables: dict[str, object] = {
+        "ansible_user": "root",
+        "ansible_port": lab.port,
+        "one_version": "7.0",
+        "one_vip": lab.info["vip"],
+        "one_pass": "opennebulapass",
+        "features": {"prometheus": False},
+    }
+    if key:
+        variables["ansible_ssh_private_key_file"] = str(lab.identity)
     one_deploy = {
-        "all": {
-            "vars": {
-                "ansible_user": "root",
-                "ansible_port": lab.port,
-                "ansible_ssh_private_key_file": str(lab.identity),
-                "one_version": "7.0",
-                "one_vip": lab.info["vip"],
-                "one_pass": "opennebulapass",
-                "features": {"prometheus": False},
-            }
-        },
+        "all": {"vars": variables},
         "frontend": {
             "hosts": {n: {"ansible_host": s.address} for n, s in specs.items() if s.frontend}
         },
@@ -69,8 +68,16 @@ def test_a_one_deploy_inventory_upgrades_a_lab(
         },
         "grafana": {"hosts": {"fe1": {"ansible_host": specs["fe1"].address}}},
     }
-    path = tmp_path / "prod-one-deploy.yml"
     path.write_text(yaml.safe_dump(one_deploy, sort_keys=False))
+    return path
+
+
+def test_a_one_deploy_inventory_upgrades_a_lab(
+    make_lab: LabFactory, report_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lab = make_lab(frontends=2, hypervisors=1, version="6.10")
+    ids, enabled = server_ids(lab), _enabled(lab)
+    path = _one_deploy_inventory(lab, tmp_path / "prod-one-deploy.yml")
     # A one-deploy inventory names no known_hosts: the variable does (HOME is a temp dir).
     monkeypatch.setenv("ONEUPGRADE_KNOWN_HOSTS", str(lab.known_hosts))
 
@@ -79,6 +86,43 @@ def test_a_one_deploy_inventory_upgrades_a_lab(
     assert "cluster prod-one-deploy," in run.stdout  # the file's stem names the cluster
     assert_healthy_at(lab, "7.0", ids, enabled)
     assert _journal(report_dir, "prod-one-deploy")["campaign"]["completed"]
+
+
+def test_with_no_key_file_anywhere_the_default_identities_of_openssh_are_tried(
+    make_lab: LabFactory, report_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The usual one-deploy inventory names no key: Ansible and OpenSSH use ~/.ssh's."""
+    lab = make_lab(frontends=2, hypervisors=1, version="6.10")
+    ids, enabled = server_ids(lab), _enabled(lab)
+    path = _one_deploy_inventory(lab, tmp_path / "prod.yml", key=False)
+    monkeypatch.setenv("ONEUPGRADE_KNOWN_HOSTS", str(lab.known_hosts))
+    dot_ssh = Path(os.environ["HOME"]) / ".ssh"  # the test's own HOME, no ssh-agent
+    dot_ssh.mkdir(mode=0o700)
+
+    def refused(run: Run, *expected: str) -> None:
+        assert run.returncode != 0, run.output
+        report = run.html.read_text() if run.html else ""
+        for noise in ("paramiko", "Socket exception", "Traceback"):
+            assert noise not in run.output, noise
+            assert noise not in report, noise
+        lines = [ln for ln in run.output.splitlines() if all(e in ln for e in expected)]
+        assert lines, run.output[-3000:]
+        assert run.commands(mutating=True) == []
+
+    # no key anywhere: one line naming what was looked for, nothing touched
+    run = run_runbook(lab, report_dir, inventory=path)
+    refused(run, "no key to offer as 'root'", "no ssh-agent", f"under {dot_ssh}", "identity_file")
+    # a default identity the nodes do not know: refused, naming the key offered
+    other, _ = new_ed25519("someone-else")
+    write_private(dot_ssh / "id_rsa", other)
+    run = run_runbook(lab, report_dir, inventory=path)
+    refused(run, "refused user 'root'", f"offered {dot_ssh}/id_rsa")
+    assert package_version(lab, "fe1", "opennebula").startswith("6.10.")
+    # the operator's key as ~/.ssh/id_ed25519 (tried after id_rsa, as OpenSSH does)
+    write_private(dot_ssh / "id_ed25519", lab.identity.read_bytes())
+    run = run_runbook(lab, report_dir, inventory=path)
+    assert run.returncode == 0, run.output
+    assert_healthy_at(lab, "7.0", ids, enabled)
 
 
 def test_front_ends_behind_a_jump_host_are_upgraded_through_proxyjump(

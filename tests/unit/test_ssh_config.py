@@ -9,7 +9,14 @@ import pytest
 
 from oneupgrade.inventory import Host, SshSettings
 from oneupgrade.ssh import BecomePasswordMissing, Node, become_password
-from oneupgrade.sshconfig import MAX_HOPS, Hop, SshConfigError, load_config, resolve_route
+from oneupgrade.sshconfig import (
+    MAX_HOPS,
+    Hop,
+    SshConfigError,
+    default_identities,
+    load_config,
+    resolve_route,
+)
 
 
 def settings(tmp_path: Path, *, identity: bool = False, **extra: object) -> SshSettings:
@@ -35,7 +42,9 @@ def config(text: str) -> paramiko.SSHConfig:
 def test_without_a_config_the_inventory_says_everything(tmp_path: Path) -> None:
     route = resolve_route(host("10.0.0.1", port=2222), settings(tmp_path, identity=True), None)
     assert route.jumps == ()
-    assert route.target == Hop("10.0.0.1", "10.0.0.1", 2222, "root", (tmp_path / "inventory_key",))
+    key = (tmp_path / "inventory_key",)
+    # a named key is offered alone (no agent), as with `ssh -i KEY -o IdentitiesOnly=yes`
+    assert route.target == Hop("10.0.0.1", "10.0.0.1", 2222, "root", key, agent=False, named=True)
 
 
 def test_an_address_that_is_a_host_alias_gets_its_hostname_port_user_and_key(
@@ -49,7 +58,7 @@ def test_an_address_that_is_a_host_alias_gets_its_hostname_port_user_and_key(
     )
     # port/user not written in the inventory: the config's apply
     route = resolve_route(host(port_given=False, user_given=False), settings(tmp_path), cfg)
-    assert route.target == Hop("fe1", "10.0.0.11", 2200, "jdoe", (key,))
+    assert route.target == Hop("fe1", "10.0.0.11", 2200, "jdoe", (key,), False, True)
     # written in the inventory: the inventory wins, like ssh's command line
     route = resolve_route(host(port=22, user="root"), settings(tmp_path, identity=True), cfg)
     assert (route.target.hostname, route.target.port, route.target.user) == (
@@ -62,7 +71,33 @@ def test_an_address_that_is_a_host_alias_gets_its_hostname_port_user_and_key(
 
 def test_no_key_anywhere_means_the_agent(tmp_path: Path) -> None:
     route = resolve_route(host(), settings(tmp_path), config("Host *\n  User x\n"))
-    assert route.target.identity_files == ()  # handshake() then sets allow_agent=True
+    # HOME is an empty temp dir: no default identity exists
+    assert (route.target.identity_files, route.target.agent) == ((), True)
+    assert route.target.offered() == "the ssh-agent's keys"
+
+
+def test_no_key_named_means_the_agent_then_openssh_default_identities(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    for name in ("id_ed25519", "id_rsa", "id_ed25519_sk", "id_ecdsa.pub"):
+        (home / ".ssh" / name).write_text("k")
+    route = resolve_route(host(), settings(tmp_path), None)
+    # in OpenSSH's order (`ssh -G`), security keys left out (paramiko cannot use them)
+    assert route.target.identity_files == (home / ".ssh/id_rsa", home / ".ssh/id_ed25519")
+    assert (route.target.agent, route.target.named) == (True, False)
+    assert default_identities() == route.target.identity_files
+    # IdentitiesOnly yes: the agent's keys are not offered, the default files still are
+    cfg = config("Host fe1\n  IdentitiesOnly yes\n")
+    only = resolve_route(host(), settings(tmp_path), cfg).target
+    assert (only.identity_files, only.agent) == (route.target.identity_files, False)
+    assert only.offered() == f"{home}/.ssh/id_rsa, {home}/.ssh/id_ed25519"
+    # a jump host with no key named gets the same defaults
+    cfg = config("Host fe1\n  ProxyJump gate\n")
+    (jump,) = resolve_route(host(), settings(tmp_path), cfg).jumps
+    assert (jump.identity_files, jump.agent) == (route.target.identity_files, True)
 
 
 def test_one_jump_host_is_looked_up_in_the_config_too(tmp_path: Path) -> None:
@@ -72,7 +107,8 @@ def test_one_jump_host_is_looked_up_in_the_config_too(tmp_path: Path) -> None:
     )
     route = resolve_route(host("fe1"), settings(tmp_path, identity=True), cfg)
     (jump,) = route.jumps
-    assert jump == Hop("bastion", "192.0.2.7", 2022, "gate", (tmp_path / "inventory_key",))
+    key = (tmp_path / "inventory_key",)
+    assert jump == Hop("bastion", "192.0.2.7", 2022, "gate", key, agent=False, named=True)
     assert route.target.hostname == "fe1"
 
 
