@@ -8,6 +8,7 @@ import dataclasses
 import json
 import os
 import socket
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -123,6 +124,28 @@ def test_with_no_key_file_anywhere_the_default_identities_of_openssh_are_tried(
     run = run_runbook(lab, report_dir, inventory=path)
     assert run.returncode == 0, run.output
     assert_healthy_at(lab, "7.0", ids, enabled)
+
+    # the key only in OpenSSH's own ssh-agent: offered from there
+    (dot_ssh / "id_ed25519").unlink()
+    agent_socket = tmp_path / "agent.sock"
+    agent_argv = ["ssh-agent", "-D", "-a", str(agent_socket)]
+    agent = subprocess.Popen(agent_argv, stdout=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            if agent_socket.exists():
+                break
+            time.sleep(0.05)
+        monkeypatch.setenv("SSH_AUTH_SOCK", str(agent_socket))
+        subprocess.run(["ssh-add", "-q", str(lab.identity)], check=True, capture_output=True)
+        run = run_runbook(lab, report_dir, "--dry-run", inventory=path)
+        assert run.returncode == 0, run.output
+        # IdentitiesOnly yes: the agent's keys are not offered, the (wrong) id_rsa is
+        (dot_ssh / "config").write_text("Host *\n  IdentitiesOnly yes\n")
+        run = run_runbook(lab, report_dir, "--dry-run", inventory=path)
+        refused(run, "refused user 'root'", f"(offered {dot_ssh}/id_rsa)")
+    finally:
+        agent.terminate()  # by its pid
+        agent.wait(timeout=10)
 
 
 def test_front_ends_behind_a_jump_host_are_upgraded_through_proxyjump(
