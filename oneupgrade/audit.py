@@ -29,6 +29,9 @@ Command line::
     python -m oneupgrade.audit verify reports/lab-10/*.jsonl
     python -m oneupgrade.audit verify --report reports/lab-10/RUN.html   # + the head it recorded
     python -m oneupgrade.audit verify --head HASH reports/lab-10/RUN.jsonl
+    python -m oneupgrade.audit verify --allowed-signers board_signers RUN.jsonl  # signed head
+
+The signed head is `oneupgrade.signature`'s.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from oneupgrade import signature
 from oneupgrade.errors import RunbookError
 from oneupgrade.redact import Redactor
 
@@ -356,6 +360,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="the sha256 of the last line as the run recorded it (detects a cut-off end)",
     )
     verify.add_argument(
+        "--allowed-signers",
+        type=Path,
+        metavar="F",
+        help="also check the signed head (RUN.head, RUN.head.sig) against OpenSSH's "
+        "allowed signers file F and name the signer",
+    )
+    verify.add_argument(
         "--report",
         type=Path,
         metavar="HTML",
@@ -382,7 +393,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     status = 0
     for file in args.files:
+        signer = ""
         try:
+            if args.allowed_signers is not None:
+                signer, signed_head = _signed(file, args.allowed_signers)
+                if head is not None and head != signed_head:
+                    print(f"{file}: the signed head differs from the head given")
+                    status = max(status, 1)
+                    continue
+                head = signed_head
             records, problems = _verify(file, head)
         except FileNotFoundError:
             print(f"error: {file}: no such file", file=sys.stderr)
@@ -396,6 +415,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"error: {file}: cannot be read: {exc.strerror}", file=sys.stderr)
             status = 2
             continue
+        except ValueError as exc:  # the signature or its statement
+            print(f"{file}: {exc}")
+            print(f"FAILED: {file} (signature)")
+            status = max(status, 1)
+            continue
         if problems:
             for problem in problems:
                 print(f"{file}: {problem}")
@@ -403,8 +427,31 @@ def main(argv: Sequence[str] | None = None) -> int:
             status = max(status, 1)
         else:
             anchored = ", ends at the recorded head" if head is not None else ""
+            if signer:
+                anchored = f", ends at the head signed by {signer}"
             print(f"ok: {file} ({records} records{anchored})")
     return status
+
+
+def _signed(file: Path, allowed_signers: Path) -> tuple[str, str]:
+    """(signer, signed head) of `file`; ValueError when the signature, or the signed
+    statement's log name, record count or plan, does not fit the log."""
+    if not allowed_signers.is_file():
+        raise ValueError(f"--allowed-signers {allowed_signers}: no such file")
+    if not file.is_file():
+        raise FileNotFoundError(file)
+    statement, principal = signature.verify_signature(file, allowed_signers)
+    if statement.log != file.name:
+        raise ValueError(f"the signed statement is of {statement.log}, not of {file.name}")
+    records = signature.read_records(file)
+    if statement.records != len(records):
+        raise ValueError(
+            f"the log holds {len(records)} records where {statement.records} were signed"
+        )
+    if statement.plan != signature.plan_digest(records):
+        raise ValueError("the log's changing commands are not the plan that was signed")
+    what = "dry run" if statement.kind == "dry-run" else "run"
+    return f"{principal} ({what} {statement.run} of {statement.cluster})", statement.head
 
 
 def _from_report(report: Path) -> tuple[str, str]:

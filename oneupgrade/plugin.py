@@ -24,7 +24,7 @@ import pytest
 from pytest_dependency import DependencyManager
 from pytest_html import extras as html_extras
 
-from oneupgrade import report, runlock
+from oneupgrade import report, runlock, signature
 from oneupgrade.cluster import Cluster
 from oneupgrade.errors import RunbookError
 from oneupgrade.inventory import (
@@ -39,6 +39,7 @@ from oneupgrade.opennebula import campaign
 from oneupgrade.progress import Progress
 from oneupgrade.recorder import Recorder
 from oneupgrade.ssh import BecomePasswordMissing, CommandResult, Node, become_password
+from oneupgrade.sshconfig import resolve_route
 from oneupgrade.summary import HtmlReport
 
 inventory_key = pytest.StashKey[Inventory]()
@@ -349,6 +350,8 @@ class RunbookSession:
         self.cluster.on_progress = self.progress.event
         self.failed: str | None = None
         self.current: pytest.Item | None = None
+        self.signed: signature.Signed | None = None  # at the end
+        self.plan_match: Path | None = None  # the signed dry run whose plan this run ran
 
     def _node(self, host: Host) -> Node:
         return Node(
@@ -626,6 +629,30 @@ class RunbookSession:
             per_node={n.name: n.connections_opened for n in nodes if n.connections_opened != 1},
         )
         self.recorder.finish(exitstatus)
+        self.signed = self._sign_head()
+
+    def _sign_head(self) -> signature.Signed:
+        """The audit log's head (final now: no record follows) signed with the key SSH
+        offers the first node; see oneupgrade.signature."""
+        log = self.recorder.path
+        statement = signature.Statement(
+            log=log.name,
+            run=self.run_id,
+            cluster=self.inventory.cluster,
+            kind="dry-run" if self.dry_run else "run",
+            records=self.recorder.audit.records,
+            head=self.recorder.audit.head,
+            plan=signature.plan_digest(signature.read_records(log)),
+            operator=f"{getpass.getuser()}@{socket.gethostname()}",
+        )
+        try:
+            hop = self.cluster.nodes[self.inventory.nodes[0].name].route.target
+        except (RunbookError, KeyError):  # an unusable ssh config: OpenSSH's defaults
+            hop = resolve_route(self.inventory.nodes[0], self.inventory.ssh, None).target
+        signed = signature.sign_head(log, statement, hop)
+        if not self.dry_run and signed.signature is not None:
+            self.plan_match = signature.matching_plan(self.report_dir, statement.plan, self.run_id)
+        return signed
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         tr = terminalreporter

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 from pytest_metadata.plugin import metadata_key
 
-from oneupgrade import report
+from oneupgrade import report, signature
 from oneupgrade.opennebula import cli, releases, survey
 from oneupgrade.redact import Redactor
 from oneupgrade.ssh import Node
@@ -221,6 +221,9 @@ def summary_html(data: dict[str, Any]) -> str:
         f'line) <code id="ou-audit-head">{e(data["audit_head"])}</code>: '
         f"<code>python -m oneupgrade.audit verify --report {e(data['report_name'])}</code></p>"
     )
+    if data["signature"]:
+        lines = "<br>".join(e(line) for line in data["signature"])
+        parts.append(f'<p id="ou-signature"><b>Signature:</b> {lines}</p>')
     parts.append("</div>")
     return "".join(parts)
 
@@ -277,6 +280,12 @@ class HtmlReport:
             "Audit log": rb.recorder.path.name,
             "Audit log head": rb.recorder.audit.head,
         }
+        if rb.signed is not None:
+            env["Audit signature"] = (
+                f"{rb.signed.signature.name} ({rb.signed.key})"
+                if rb.signed.signature is not None
+                else f"UNSIGNED: {rb.signed.why}"
+            )
         redact = rb.recorder.redactor.redact
         # pytest-html puts these values into the page as HTML: escape them.
         return {k: html.escape(redact(v)) for k, v in env.items()}
@@ -341,6 +350,28 @@ class HtmlReport:
         data[:] = [self._escaped.redact(redact(chunk)) for chunk in data]
 
     # -- the end
+
+    def signature_lines(self) -> list[str]:
+        """The audit log's signature and, for a real run, the signed plan it ran."""
+        rb = self.runbook
+        signed = rb.signed
+        if signed is None:  # before the end of the run
+            return []
+        log = rb.recorder.path
+        if signed.signature is None:
+            return [f"audit log UNSIGNED: {signed.why}"]
+        lines = [
+            f"audit log signed: {signed.signature.name} ({signed.key or 'key'}, namespace "
+            f"{signature.NAMESPACE}); check: python -m oneupgrade.audit verify {log} "
+            "--allowed-signers FILE"
+        ]
+        if rb.dry_run:
+            lines.append(f"plan {signed.statement.plan}: a real run that does it says so")
+        elif rb.plan_match is not None:
+            lines.append(f"plan: the one signed by dry run {rb.plan_match.stem}")
+        else:
+            lines.append("plan: matches no signed dry run in the report directory")
+        return lines
 
     @hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: Any, exitstatus: int) -> None:
@@ -426,6 +457,7 @@ class HtmlReport:
             "satisfied": sorted(rb.satisfied.items()),
             "audit_log": str(rb.recorder.path),
             "audit_head": rb.recorder.audit.head,
+            "signature": self.signature_lines(),
             "report_name": str(rb.html_path),
         }
 
@@ -451,3 +483,5 @@ class HtmlReport:
         elif dt["start"] is not None:
             tr.write_line(f"control-plane downtime: began {iso(dt['start'])}, NOT ended")
         tr.write_line(f"audit log head: {data['audit_head']}")
+        for line in data["signature"]:
+            tr.write_line(line)

@@ -139,6 +139,7 @@ def test_with_no_key_file_anywhere_the_default_identities_of_openssh_are_tried(
         subprocess.run(["ssh-add", "-q", str(lab.identity)], check=True, capture_output=True)
         run = run_runbook(lab, report_dir, "--dry-run", inventory=path)
         assert run.returncode == 0, run.output
+        assert "audit log signed:" in run.stdout  # through the agent too
         # IdentitiesOnly yes: the agent's keys are not offered, the (wrong) id_rsa is
         (dot_ssh / "config").write_text("Host *\n  IdentitiesOnly yes\n")
         run = run_runbook(lab, report_dir, "--dry-run", inventory=path)

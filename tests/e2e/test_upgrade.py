@@ -73,7 +73,8 @@ def test_debian12_6_10_to_7_0_then_a_rerun_changes_nothing(
     modes = {str(p): stat.S_IMODE(p.stat().st_mode) for p in written}
     wrong = {p: oct(m) for p, m in modes.items() if m != (0o700 if Path(p).is_dir() else 0o600)}
     assert wrong == {}, wrong
-    assert {Path(p).suffix for p in modes} >= {".html", ".jsonl", ".json", ".lock", ".sql"}
+    suffixes = {".html", ".jsonl", ".json", ".lock", ".sql", ".head", ".sig"}
+    assert {Path(p).suffix for p in modes} >= suffixes
 
     again = run_runbook(lab, report_dir)
     assert again.returncode == 0, again.output
