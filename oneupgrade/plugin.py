@@ -26,7 +26,7 @@ from pytest_html import extras as html_extras
 
 from oneupgrade import report, runlock, signature
 from oneupgrade.cluster import Cluster
-from oneupgrade.errors import RunbookError
+from oneupgrade.errors import NodesFailed, RunbookError
 from oneupgrade.inventory import (
     Host,
     Inventory,
@@ -351,6 +351,9 @@ class RunbookSession:
         self.failed: str | None = None
         self.current: pytest.Item | None = None
         self.signed: signature.Signed | None = None  # at the end
+        # for the report's timeline: each step's name and the nodes it failed on
+        self.step_names: dict[int, str] = {}
+        self.failed_nodes: dict[int, set[str]] = {}
         self.plan_match: Path | None = None  # the signed dry run whose plan this run ran
 
     def _node(self, host: Host) -> Node:
@@ -472,6 +475,7 @@ class RunbookSession:
         step = step_of(item)
         if step is None:
             return rep
+        self.step_names[step[0]] = step[1]
         if rep.failed and call.excinfo is not None and call.excinfo.errisinstance(RunbookError):
             # Our errors are written for the operator: their text, not a traceback.
             rep.longrepr = str(call.excinfo.value)
@@ -479,6 +483,9 @@ class RunbookSession:
         report.redact_test_report(rep, self.recorder.redactor.redact)
         commands = self.recorder.take_phase()
         self._attach(rep, item, step[0], commands)
+        if rep.failed:
+            failing = _failing_nodes(call, node_of(item), commands)
+            self.failed_nodes.setdefault(step[0], set()).update(failing)
         if rep.failed and self.failed is None:
             where = f" on {node_of(item)}" if node_of(item) else ""
             self.failed = f"step {step[0]} '{step[1]}' failed{where} ({item.name}): {_gist(rep)}"
@@ -669,6 +676,20 @@ class RunbookSession:
         tr.write_line(f"journal: {self.journal.path}")
         tr.write_line(f"audit log: {self.recorder.path}")
         tr.write_line(f"report: {self.html_path}")
+
+
+def _failing_nodes(call: pytest.CallInfo[None], node: str | None, commands: list[Any]) -> set[str]:
+    """The nodes a failed phase failed on: those its error names, else the item's node,
+    else the node of the last command it ran."""
+    error = call.excinfo.value if call.excinfo is not None else None
+    if isinstance(error, NodesFailed):
+        return set(error.failures)
+    named = getattr(error, "node", None) or getattr(getattr(error, "result", None), "node", None)
+    if isinstance(named, str):
+        return {named}
+    if node:
+        return {node}
+    return {commands[-1].node} if commands else set()
 
 
 class _Passed:

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 from pytest_metadata.plugin import metadata_key
 
-from oneupgrade import report, signature
+from oneupgrade import report, signature, timeline
 from oneupgrade.opennebula import cli, releases, survey
 from oneupgrade.redact import Redactor
 from oneupgrade.ssh import Node
@@ -174,6 +174,9 @@ def summary_html(data: dict[str, Any]) -> str:
     else:
         text = "none: the control plane was not stopped"
     parts.append(f'<p id="ou-downtime"><b>Control-plane downtime:</b> {e(text)}</p>')
+    if data["timeline"]:
+        parts.append("<h3>Timeline</h3>")
+        parts.append(data["timeline"])  # markup built by oneupgrade.timeline, escaped there
     parts.append("<h3>Nodes</h3>")
     parts.append(
         _table(
@@ -351,6 +354,19 @@ class HtmlReport:
 
     # -- the end
 
+    def timeline(self, facts: dict[str, Any]) -> str:
+        """This run's picture: a lane per node, a bar per step's work, the outage band."""
+        rb = self.runbook
+        found = timeline.bars(rb.recorder.all, rb.failed_nodes, rb.step_names)
+        if not found:
+            return ""
+        end = max([self.ended or time.time(), *(b.end for b in found)])
+        dt = downtime(facts)
+        outage = None
+        if dt["start"] is not None and (dt["end"] is None or dt["end"] >= rb.started):
+            outage = (float(dt["start"]), None if dt["end"] is None else float(dt["end"]))
+        return timeline.svg(found, list(rb.cluster.nodes), rb.started, end, outage)
+
     def signature_lines(self) -> list[str]:
         """The audit log's signature and, for a real run, the signed plan it ran."""
         rb = self.runbook
@@ -458,6 +474,7 @@ class HtmlReport:
             "audit_log": str(rb.recorder.path),
             "audit_head": rb.recorder.audit.head,
             "signature": self.signature_lines(),
+            "timeline": self.timeline(facts),
             "report_name": str(rb.html_path),
         }
 

@@ -327,6 +327,13 @@ def test_the_report_renders_in_chromium_without_javascript_errors(
     assert "ou-command" in dom  # the commands in the expanded rows
     assert 'id="oneupgrade-summary"' in dom
     assert "Audit log head" in dom
+    # the timeline: bars on every node's lane, step 9 on each hypervisor, the outage band
+    assert 'id="ou-timeline"' in dom
+    for name in rep.lab_names:
+        assert re.search(rf'class="ou-bar ou-passed" data-node="{name}" data-step="0"', dom), name
+        if name.startswith("hv"):
+            assert f'data-node="{name}" data-step="9"' in dom, name
+    assert dom.count('class="ou-outage"') == 1
 
 
 # -- a run stopped by a failure, then resumed ------------------------------------------
@@ -349,6 +356,11 @@ def test_a_failed_step_shows_the_failing_command_and_its_stderr(
     assert failing, extras[-3000:]
     # its stderr (the fault's text, masked by the inventory's `redact:` pattern)
     assert "<b>stderr</b><pre>********: apt-get install" in extras[failing.start() :]
+    # on the timeline, fe2's step 5 bar is the failed one
+    page = first.html.read_text()
+    assert re.findall(r'class="ou-bar ou-failed" data-node="([^"]+)" data-step="(\d+)"', page) == [
+        ("fe2", "5")
+    ]
     audit = [c for c in first.run.commands() if c["exit_status"] == 100]
     assert [c["node"] for c in audit] == ["fe2"]
     assert audit[0]["stderr"].startswith("********: apt-get install")
