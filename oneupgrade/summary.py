@@ -258,8 +258,13 @@ class HtmlReport:
         rb = self.runbook
         inv, journal = rb.inventory, rb.journal
         source = journal.fact("source_release") or "(not known yet: preflight reads it)"
+        offered = journal.fact("offered_release") if journal.campaign is not None else None
         try:
-            target = f"{inv.target} (resolves to {releases.resolve(inv.target)})"
+            target = (
+                f"{inv.target} (the repositories offer {offered})"
+                if offered and inv.target.count(".") == 1
+                else f"{inv.target} (resolves to {releases.resolve(inv.target)})"
+            )
         except Exception:
             target = inv.target
         runs = (journal.campaign or {}).get("runs", [])

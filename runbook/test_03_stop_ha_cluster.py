@@ -99,6 +99,7 @@ def _the_repositories_offer_one_release_at_the_target(cluster: Cluster) -> None:
             cluster.journal.remember(prefetch.fact(node), None)
     assert not problems, "\n".join(problems)
     release = next(v for v in offered.values() if v)
+    cluster.journal.remember("offered_release", release.split("-")[0])  # for the report
     cluster.say(f"the front-ends' repositories offer opennebula {release}")
 
 
