@@ -345,7 +345,7 @@ class RunbookSession:
             # a resumed run may skip preflight: the hypervisors it read are in the journal
             self.cluster.add_discovered(self.journal.fact("discovered_hypervisors") or [])
         self.cluster.on_note = self.recorder.note
-        self.progress = Progress(config)  # live fan-out lines in the terminal
+        self.progress = Progress(config, self._running)  # live fan-out progress
         config.pluginmanager.register(self.progress, "oneupgrade-progress")
         self.cluster.on_progress = self.progress.event
         self.failed: str | None = None
@@ -355,6 +355,14 @@ class RunbookSession:
         self.step_names: dict[int, str] = {}
         self.failed_nodes: dict[int, set[str]] = {}
         self.plan_match: Path | None = None  # the signed dry run whose plan this run ran
+
+    def _running(self, name: str) -> tuple[str, float] | None:
+        """The command `name` runs now and since when, for the live status line."""
+        node = self.cluster.nodes.get(name)
+        command = node.running if node is not None else None
+        if node is None or not command:
+            return None
+        return self.recorder.redactor.redact(command), node.running_since
 
     def _node(self, host: Host) -> Node:
         return Node(

@@ -108,8 +108,10 @@ class Node:
     known: dict[str, object] = field(default_factory=dict, init=False, repr=False)
     # Set on Ctrl-C: no command starts any more (the cluster's, shared by every node).
     halt: threading.Event | None = field(default=None, repr=False)
-    # The command executing now (None between commands): what a Ctrl-C waits for.
+    # The command executing now (None between commands): what a Ctrl-C waits for, and
+    # since when (time.time()), for the live status line.
     running: str | None = field(default=None, init=False, repr=False)
+    running_since: float = field(default=0.0, init=False, repr=False)
 
     @property
     def name(self) -> str:
@@ -259,7 +261,7 @@ class Node:
             result = CommandResult(self.name, command, 0, "", "", started, 0.0, True, True)
             self._observe(result, None)
             return result
-        self.running = command
+        self.running, self.running_since = command, started
         try:
             try:
                 status, out, err = self._exec(command, deadline, user, stdin)
