@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from oneupgrade.invoke import ROOT
 from oneupgrade.lab import Lab
 from oneupgrade.signature import NAMESPACE
@@ -80,3 +82,18 @@ def test_the_signed_plan_of_a_dry_run_is_named_by_the_run_that_did_it(
     checked = _verify(log, allowed)
     assert checked.returncode == 1
     assert "is not by a key of" in checked.stdout
+
+
+def test_a_run_that_cannot_sign_says_so_once_and_the_report_marks_the_log_unsigned(
+    make_lab: LabFactory, report_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lab = make_lab(frontends=2, hypervisors=1)
+    monkeypatch.setenv("PATH", "/nonexistent")  # no ssh-keygen (the runbook runs by full path)
+    run = run_runbook(lab, report_dir, "--dry-run")
+    assert run.returncode == 0, run.output
+    said = [ln for ln in run.output.splitlines() if "UNSIGNED" in ln]
+    assert said == ["audit log UNSIGNED: ssh-keygen is not installed (openssh-client)"]
+    assert run.html is not None
+    page = run.html.read_text()
+    assert "UNSIGNED: ssh-keygen is not installed" in page
+    assert not run.html.with_suffix(".head.sig").exists()
