@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -47,7 +48,11 @@ class Cluster:
     node_factory: Callable[[Host], Node] | None = field(default=None, repr=False)
     # set by `interrupt`; every node's commands check it before they start
     halt: threading.Event = field(default_factory=threading.Event, repr=False)
+    # the recorder's attribution of the running step, carried into background work
+    attribution: Callable[[], AbstractContextManager[None]] | None = field(default=None, repr=False)
     _pool: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
+    _background: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
+    _pending: dict[str, Future[Any]] = field(default_factory=dict, init=False, repr=False)
 
     def add_discovered(self, found: list[dict[str, str]]) -> list[Node]:
         """Nodes for hypervisors OpenNebula knows of: `{name, address, hypervisor}` each.
@@ -176,30 +181,62 @@ class Cluster:
 
         return run
 
+    def background(self, nodes: Iterable[Node], work: Callable[[Node], Any]) -> list[str]:
+        """Start `work` on each node (at most `forks` at a time) and return at once;
+        `wait_background(node)` gives its outcome later. Its commands stay the running
+        step's in the audit log. Returns the nodes started."""
+        if self._background is None:
+            self._background = ThreadPoolExecutor(self.forks, thread_name_prefix="oneupgrade-bg")
+        started = []
+        for node in nodes:
+            carried = self.attribution() if self.attribution is not None else nullcontext()
+
+            def run(node: Node = node, carried: AbstractContextManager[None] = carried) -> Any:
+                with carried:
+                    return work(node)
+
+            self._pending[node.name] = self._background.submit(run)
+            started.append(node.name)
+        return started
+
+    def wait_background(self, node: Node) -> tuple[bool, Any]:
+        """(False, None) when no background work was started on `node` in this run; else
+        (True, its result) once it ends; raises what it raised."""
+        future = self._pending.pop(node.name, None)
+        if future is None:
+            return False, None
+        return True, future.result()
+
     def interrupt(self) -> dict[str, str]:
         """Ctrl-C: no command starts from now on and node work not yet begun is dropped.
 
         Returns the commands still executing, by node: each runs to its end on its node
         whatever this side does (see `settle`)."""
         self.halt.set()
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+        for pool in (self._pool, self._background):
+            if pool is not None:
+                pool.shutdown(wait=False, cancel_futures=True)
         return {n.name: n.running for n in self.nodes.values() if n.running is not None}
 
     def settle(self) -> None:
         """After `interrupt`: wait for the commands still executing, so that the report
         and the audit log have their outcome. A second Ctrl-C stops waiting: the
         connections are closed, which ends the commands' channels (not the commands)."""
-        if self._pool is None:
-            return
+        pools = [p for p in (self._pool, self._background) if p is not None]
         try:
-            self._pool.shutdown(wait=True)
+            for pool in pools:
+                pool.shutdown(wait=True)
         except KeyboardInterrupt:
             for node in self.nodes.values():
                 node.close()
-            self._pool.shutdown(wait=True)
+            for pool in pools:
+                pool.shutdown(wait=True)
 
     def close(self) -> None:
+        if self._background is not None:
+            # a run that stopped before step 9: what has not begun never will; what runs
+            # (a download) is left to end, so its outcome is in the audit log
+            self._background.shutdown(wait=True, cancel_futures=True)
         if self._pool is not None:
             self._pool.shutdown(wait=True)
         for node in self.nodes.values():

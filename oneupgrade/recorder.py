@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,6 +57,8 @@ class Recorder:
         self.redactor = Redactor(secrets, inventory.redact)
         self.audit = AuditLog(path, run_id, self.redactor)
         self._lock = threading.Lock()
+        # (item, step, name) of work carried on in a background thread (see `attributed`)
+        self._local = threading.local()
         self._item: str | None = None
         self._step: int | None = None
         self._step_name = ""
@@ -79,11 +83,29 @@ class Recorder:
             self._step = step
             self._step_name = name
 
+    def context(self) -> tuple[str | None, int | None, str]:
+        """Whose commands these are now: (item, step, step name)."""
+        with self._lock:
+            return self._item, self._step, self._step_name
+
+    @contextmanager
+    def attributed(self, context: tuple[str | None, int | None, str]) -> Iterator[None]:
+        """In this thread, commands belong to `context` (a step that started background
+        work and has ended since): in its step and the audit log, in no later row."""
+        self._local.context = context
+        try:
+            yield
+        finally:
+            self._local.context = None
+
     def command(self, result: CommandResult, error: str | None) -> None:
         redact = self.redactor.redact
+        carried = getattr(self._local, "context", None)
+        with self._lock:
+            item, step, name = carried or (self._item, self._step, self._step_name)
         record = Record(
-            item=self._item or "",
-            step=self._step,
+            item=item or "",
+            step=step,
             node=result.node,
             command=redact(result.command),
             exit_status=result.exit_status,
@@ -96,12 +118,12 @@ class Recorder:
             planned=result.planned,
         )
         with self._lock:
-            self._phase.append(record)
-            self._by_step.setdefault(self._step, []).append(record)
+            if carried is None:  # background work belongs to no row of the running step
+                self._phase.append(record)
+            self._by_step.setdefault(step, []).append(record)
             self.all.append(record)
-            step = f"{self._step:02d}:{self._step_name}" if self._step is not None else "-"
         self.audit.command(
-            step,
+            f"{step:02d}:{name}" if step is not None else "-",
             result.node,
             result.command,
             result.exit_status,

@@ -11,11 +11,14 @@ pitfall 16): every active `opennebula*` unit is stopped. The active units are
 recorded first; step 7 starts exactly those again.
 
 Speed: before anything is stopped, every node not at the target yet gets its
-repository switched and refreshed and its packages downloaded (download-only), all
-at once (at most --forks at a time), so steps 4, 5 and 9 only install and the
-control plane is down for the installs, not the downloads. A front-end that cannot
-download fails the step while nothing is stopped; a hypervisor that cannot is named
-and downloads in step 9 instead. A series target installs the repositories' newest
+repository switched and refreshed (at most --forks at a time): a repository problem
+shows before the outage, on any node (a hypervisor's refreshed repository must offer
+its node package at the target). The front-ends then download their packages
+(download-only) before the stop, so steps 4 and 5 only install; the hypervisors'
+downloads start then and go on in the background while steps 3 to 8 run (nothing
+of the control plane waits for them); step 9 waits for each hypervisor's own
+download before installing there, and a download that failed fails that
+hypervisor's step 9 work only. A series target installs the repositories' newest
 release: read on each front-end after the refresh, it must be one release on all of
 them, at the target, with no blocking known issue (a mirror still serving 7.0.0, say),
 or the step fails while nothing is stopped.
@@ -27,7 +30,6 @@ import time
 import pytest
 
 from oneupgrade.cluster import Cluster
-from oneupgrade.errors import NodesFailed
 from oneupgrade.opennebula import campaign, prefetch, system
 from oneupgrade.ssh import Node
 
@@ -48,27 +50,21 @@ def test_packages_are_downloaded_while_opennebula_still_runs(cluster: Cluster) -
         for n in cluster.hypervisors
         if not patterns or any(fnmatch.fnmatch(n.name, p) for p in patterns)
     ]
+    seen, journal, target = cluster.observed.get("survey", {}), cluster.journal, cluster.target
     nodes = [*cluster.frontends, *hypervisors]
-    failures: dict[str, BaseException] = {}
-    try:
-        seen = cluster.observed.get("survey", {})
-        done = cluster.fan_out(
-            nodes,
-            lambda node: prefetch.download(
-                node, cluster.journal, cluster.target, seen.get(node.name)
-            ),
-        )
-    except NodesFailed as exc:
-        done, failures = {n: "downloaded" for n in exc.done}, dict(exc.failures)
+    done = cluster.fan_out(
+        nodes, lambda node: prefetch.before_the_stop(node, journal, target, seen.get(node.name))
+    )
+    ready = {name: plan for name, plan in done.items() if isinstance(plan, prefetch.Plan)}
+    cluster.background(
+        [n for n in hypervisors if n.name in ready],
+        lambda node: prefetch.fetch(node, journal, target, ready[node.name]),
+    )
     for node in nodes:
-        if node.name in done:
-            cluster.say(f"{node}: {done[node.name]}")
-        elif node.role == "hypervisor":
-            why = str(failures[node.name]).splitlines()[0]
-            cluster.say(f"{node}: download failed ({why}); step 9 downloads instead")
-    fronts = {n: e for n, e in failures.items() if cluster.nodes[n].role == "frontend"}
-    if fronts:
-        raise NodesFailed(fronts, [n.name for n in cluster.frontends if n.name not in fronts])
+        what = done[node.name]
+        if isinstance(what, prefetch.Plan):
+            what = f"downloading {' '.join(what.packages)} in the background (step 9 waits)"
+        cluster.say(f"{node}: {what}")
     _the_repositories_offer_one_release_at_the_target(cluster)
 
 

@@ -26,6 +26,10 @@ step then waits until each host enabled again is MONITORED with a monitoring res
 newer than its return: `onehost enable` makes a host that was monitored before
 MONITORED at once, so the state alone proves nothing about the upgraded node.
 
+Speed: each hypervisor's packages were downloading in the background since step 3;
+its work here waits for its own download only, and a download that failed fails
+that hypervisor (the others go on).
+
 Without a journal of the hosts' states before the upgrade (a new controller, or a
 campaign that began after the control plane was upgraded), each host keeps the state
 it is found in, and the report names those that are not enabled.
@@ -38,7 +42,7 @@ from dataclasses import dataclass
 import pytest
 
 from oneupgrade.cluster import Cluster
-from oneupgrade.errors import NodesFailed
+from oneupgrade.errors import NodesFailed, PreconditionFailed
 from oneupgrade.opennebula import cli, system
 from oneupgrade.opennebula.frontend import PREFETCHED
 from oneupgrade.opennebula.hypervisors import node_package, upgrade_hypervisor
@@ -110,15 +114,13 @@ def test_every_hypervisor_is_upgraded_and_enabled_again(cluster: Cluster) -> Non
     failures: dict[str, BaseException] = {}
     seen = cluster.observed.get("survey", {})  # preflight's look at the nodes in this run
     try:
-        cluster.fan_out(
-            wave,
-            lambda node: upgrade_hypervisor(
-                node,
-                cluster.target,
-                fresh=journal.fact(PREFETCHED.format(node=node)) == cluster.target,
-                seen=seen.get(node.name),
-            ),
-        )
+
+        def upgrade(node: Node) -> list[str]:
+            _wait_for_its_download(cluster, node)
+            fresh = journal.fact(PREFETCHED.format(node=node)) == cluster.target
+            return upgrade_hypervisor(node, cluster.target, fresh=fresh, seen=seen.get(node.name))
+
+        cluster.fan_out(wave, upgrade)
     except NodesFailed as exc:
         failures.update(exc.failures)
     upgraded = [n for n in wave if n.name not in failures]
@@ -160,6 +162,20 @@ def test_every_hypervisor_is_upgraded_and_enabled_again(cluster: Cluster) -> Non
             f"({', '.join(left)}), kept OFFLINE until then; run again with --hypervisors "
             "naming them"
         )
+
+
+def _wait_for_its_download(cluster: Cluster, node: Node) -> None:
+    """The node's package download that step 3 started in the background, finished:
+    its failure fails this hypervisor's work only."""
+    try:
+        cluster.wait_background(node)
+    except Exception as exc:
+        why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise PreconditionFailed(
+            f"{node}: its package download, started in step 3 while the control plane was "
+            f"down, failed: {why}; after fixing the cause --lf upgrades it (the install "
+            "then downloads)"
+        ) from None
 
 
 def _wait_monitored(

@@ -1,12 +1,15 @@
-"""Packages downloaded on every node while OpenNebula still runs (before step 3).
+"""Packages downloaded on every node before they are installed (from step 3 on).
 
 Not a step of the doc: the doc's steps 4, 5 and 9 switch the repository, refresh
 it and upgrade, so the control plane stays down while every front-end downloads
 its packages. Here each node that is not at the target yet gets the same
-repository switch and refresh, then the download-only form of exactly the package
-command the later step runs (`apt-get install --only-upgrade --download-only` /
-`dnf upgrade --downloadonly`), so that the later step only installs from the
-package cache. Nothing is installed or stopped.
+repository switch and refresh before anything stops (`prepare`: a repository
+problem shows before the outage), then the download-only form of exactly the
+package command the later step runs (`apt-get install --only-upgrade
+--download-only` / `dnf upgrade --downloadonly`; `fetch`), so that the later step
+only installs from the package cache: the front-ends' before the stop, the
+hypervisors' in the background while the control plane is down (nothing waits for
+them before step 9). Nothing is installed or stopped.
 
 The later steps stay correct without it (skipped, failed half way, cache cleaned
 since): they switch and refresh again unless this run already did both on the
@@ -15,6 +18,9 @@ node, and the package manager downloads whatever is not in its cache.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from oneupgrade.errors import PreconditionFailed
 from oneupgrade.journal import Journal
 from oneupgrade.opennebula import releases, system
 from oneupgrade.opennebula.frontend import (
@@ -54,6 +60,35 @@ def download(node: Node, journal: Journal, target: str, seen: NodeSurvey | None 
 
     `seen`: what preflight observed on the node in this run (no need to look again).
     """
+    plan = prepare(node, journal, target, seen)
+    return fetch(node, journal, target, plan) if isinstance(plan, Plan) else plan
+
+
+def before_the_stop(
+    node: Node, journal: Journal, target: str, seen: NodeSurvey | None = None
+) -> Plan | str:
+    """Step 3's part before the stop: a front-end's download, a hypervisor's repository
+    made ready (its Plan is fetched in the background while the control plane is down)."""
+    if node.role == "frontend":
+        return download(node, journal, target, seen)
+    return prepare(node, journal, target, seen)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What `fetch` downloads on a node whose repository `prepare` made ready."""
+
+    platform: system.Platform
+    installed: dict[str, str]
+    packages: list[str]
+
+
+def prepare(
+    node: Node, journal: Journal, target: str, seen: NodeSurvey | None = None
+) -> Plan | str:
+    """Switch and refresh the node's repository: a Plan for `fetch`, or (a string) why
+    there is nothing to download. On a hypervisor the refreshed repository must offer
+    its node package at the target (read-only: a dry run changed no repository)."""
     if journal.fact(fact(node)) == target:
         return "already downloaded"
     if seen is not None:
@@ -66,11 +101,25 @@ def download(node: Node, journal: Journal, target: str, seen: NodeSurvey | None 
         return "already at the target"
     system.switch_repository(node, plat, releases.series_of(releases.resolve(target)))
     system.refresh_repository(node, plat, PACKAGE_TIMEOUT)
+    if node.role == "hypervisor" and not node.dry_run:
+        offered = system.candidate_version(node, plat, packages[0])
+        if not system.at_target(offered.split("-")[0] if offered else None, target):
+            raise PreconditionFailed(
+                f"{node}: its refreshed repository offers {packages[0]} "
+                f"{offered or '(none)'}, not the target {target}; fix the node's "
+                "repository, or leave it for a later wave (--hypervisors)"
+            )
+    return Plan(plat, installed, packages)
+
+
+def fetch(node: Node, journal: Journal, target: str, plan: Plan) -> str:
+    """Download `plan`'s packages (download-only) on a node `prepare` made ready."""
+    plat, packages = plan.platform, list(plan.packages)
     command = system.upgrade_command(plat, pinned(packages, plat, target), download_only=True)
     node.run(command, mutating=True, timeout=PACKAGE_TIMEOUT)
     if node.role == "frontend":
         # Refuses here, with OpenNebula still running, when the migrators cannot be had.
-        migrators = migrators_to_install(node, plat, installed, target)
+        migrators = migrators_to_install(node, plat, plan.installed, target)
         if migrators:
             command = system.install_command(
                 plat, pinned(migrators, plat, target), download_only=True
