@@ -25,7 +25,8 @@ Printed:
 The last line is exactly
 `overhead ratio R wall W s critical path C s downtime D s connections N`.
 
-The critical-path model. Every executed command of the audit log gets the latency
+The critical-path model follows the work's dependencies, not the order the runbook
+happened to run it in. Every executed command of the audit log gets the latency
 the simulation slept for it, found by the simulation's own matching
 (`oneupgrade.lab.sim.faults.matches` over the tokens of the simulated tool in the
 command): the sum of the matching tool rules, plus the package managers'
@@ -43,6 +44,10 @@ of the runbook (tests run one after another):
   pool does); the test costs its makespan plus the latencies of the commands on
   the other nodes (run serially by the test itself, e.g. step 9's `onehost sync`
   on the leader, step 7's start of the leader before its followers);
+- background work: a hypervisor's download that step 3 leaves running (download-only
+  on a hypervisor in step 3) is not part of step 3's cost; the downloads start when
+  step 3's own work is done, on --forks workers of their own, and each hypervisor's
+  chain in step 9 cannot start before its download ends;
 - waits that the simulation imposes: a started follower lags the leader's COMMIT
   for `raft.SYNC_LAG` s (step 8 waits for it) and an enabled host stays in INIT
   for `pool.INIT_WINDOW` s (step 9 waits for MONITORED).
@@ -164,13 +169,31 @@ def executed(audit: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def makespan(chains: Iterable[float], workers: int) -> float:
     """Chains handed in order to the first free of `workers` workers (list scheduling)."""
+    return max(
+        schedule(((str(i), c, 0.0) for i, c in enumerate(chains)), workers).values(), default=0.0
+    )
+
+
+def schedule(chains: Iterable[tuple[str, float, float]], workers: int) -> dict[str, float]:
+    """When each (name, length, ready) chain ends, handed in order to the first free of
+    `workers` workers; a chain cannot start before it is ready (its download, say)."""
     free = [0.0] * max(1, workers)
-    end = 0.0
-    for chain in chains:
-        start = heapq.heappop(free)
-        heapq.heappush(free, start + chain)
-        end = max(end, start + chain)
-    return end
+    ends: dict[str, float] = {}
+    for name, length, ready in chains:
+        start = max(heapq.heappop(free), ready)
+        heapq.heappush(free, start + length)
+        ends[name] = start + length
+    return ends
+
+
+def is_background(record: dict[str, Any], roles: dict[str, str]) -> bool:
+    """A hypervisor's download that step 3 leaves running in the background."""
+    command = str(record["command"])
+    return (
+        roles.get(str(record["node"])) == "hypervisor"
+        and str(record["step"]).startswith("03:")
+        and ("--download-only" in command or "--downloadonly" in command)
+    )
 
 
 @dataclass
@@ -196,6 +219,8 @@ def critical_path(
     for r in commands:
         by_test[str(r["step"])].append(r)
     costs = []
+    clock = 0.0  # the model's time at the start of the test (tests run one after another)
+    ready: dict[str, float] = {}  # hypervisor -> when its background download ends
     for step, records in by_test.items():
         test = step.split(":", 1)[-1].split("[", 1)[0]
         kind = FAN_OUT.get(test)
@@ -205,18 +230,30 @@ def critical_path(
             "hypervisors": {n for n in order if roles[n] == "hypervisor"},
         }.get(kind or "", set())
         chains: dict[str, float] = defaultdict(float)
+        background: dict[str, float] = defaultdict(float)
         serial = 0.0
         for r in records:
             secs = latency(r, latencies)
-            if r["node"] in fanned:
+            if is_background(r, roles):
+                background[str(r["node"])] += secs
+            elif r["node"] in fanned:
                 chains[str(r["node"])] += secs
             else:
                 serial += secs
-        span = makespan((chains[n] for n in order if n in chains), forks)
+        # a node's chain waits for its background download (the dependency, not the order)
+        ends = schedule(
+            ((n, chains[n], max(0.0, ready.get(n, 0.0) - clock)) for n in order if n in chains),
+            forks,
+        )
+        span = max(ends.values(), default=0.0)
         first = min(float(r["started"]) for r in records)
         last = max(float(r["started"]) + float(r["duration"]) for r in records)
         crit = serial + span + SIM_WAITS.get(test, 0.0)
         costs.append(TestCost(step, test, crit, last - first, len(records), dict(chains)))
+        if background:  # started when the test's own work is done, on their own workers
+            done = schedule(((n, background[n], 0.0) for n in order if n in background), forks)
+            ready.update({n: clock + crit + end for n, end in done.items()})
+        clock += crit
     return costs
 
 
