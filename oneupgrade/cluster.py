@@ -34,6 +34,8 @@ class Cluster:
     vm_timeout: float = 900.0
     health_timeout: float = 300.0
     hypervisor_selection: tuple[str, ...] | None = None
+    # --overlap-followers: the followers' step 5 work runs during the leader's step 4
+    overlap_followers: bool = False
     # "upgrade" (runbook/) or "rollback" (rollback/): which campaigns this run continues
     procedure: str = "upgrade"
     # rollback: the dump time the operator accepts losing the changes since (--accept-loss-since)
@@ -51,7 +53,8 @@ class Cluster:
     # the recorder's attribution of the running step, carried into background work
     attribution: Callable[[], AbstractContextManager[None]] | None = field(default=None, repr=False)
     _pool: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
-    _background: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
+    # background work by lane ("downloads", "followers"): one lane never queues behind another
+    _background: dict[str, ThreadPoolExecutor] = field(default_factory=dict, init=False, repr=False)
     _pending: dict[str, Future[Any]] = field(default_factory=dict, init=False, repr=False)
 
     def add_discovered(self, found: list[dict[str, str]]) -> list[Node]:
@@ -181,12 +184,17 @@ class Cluster:
 
         return run
 
-    def background(self, nodes: Iterable[Node], work: Callable[[Node], Any]) -> list[str]:
-        """Start `work` on each node (at most `forks` at a time) and return at once;
-        `wait_background(node)` gives its outcome later. Its commands stay the running
-        step's in the audit log. Returns the nodes started."""
-        if self._background is None:
-            self._background = ThreadPoolExecutor(self.forks, thread_name_prefix="oneupgrade-bg")
+    def background(
+        self, nodes: Iterable[Node], work: Callable[[Node], Any], *, lane: str = "downloads"
+    ) -> list[str]:
+        """Start `work` on each node (at most `forks` at a time in its `lane`) and return
+        at once; `wait_background(node)` gives its outcome later. Its commands stay the
+        running step's in the audit log. Returns the nodes started."""
+        pool = self._background.get(lane)
+        if pool is None:
+            pool = self._background[lane] = ThreadPoolExecutor(
+                self.forks, thread_name_prefix=f"oneupgrade-{lane}"
+            )
         started = []
         for node in nodes:
             carried = self.attribution() if self.attribution is not None else nullcontext()
@@ -195,7 +203,7 @@ class Cluster:
                 with carried:
                     return work(node)
 
-            self._pending[node.name] = self._background.submit(run)
+            self._pending[node.name] = pool.submit(run)
             started.append(node.name)
         return started
 
@@ -213,7 +221,7 @@ class Cluster:
         Returns the commands still executing, by node: each runs to its end on its node
         whatever this side does (see `settle`)."""
         self.halt.set()
-        for pool in (self._pool, self._background):
+        for pool in [self._pool, *self._background.values()]:
             if pool is not None:
                 pool.shutdown(wait=False, cancel_futures=True)
         return {n.name: n.running for n in self.nodes.values() if n.running is not None}
@@ -222,7 +230,7 @@ class Cluster:
         """After `interrupt`: wait for the commands still executing, so that the report
         and the audit log have their outcome. A second Ctrl-C stops waiting: the
         connections are closed, which ends the commands' channels (not the commands)."""
-        pools = [p for p in (self._pool, self._background) if p is not None]
+        pools = [p for p in [self._pool, *self._background.values()] if p is not None]
         try:
             for pool in pools:
                 pool.shutdown(wait=True)
@@ -233,10 +241,10 @@ class Cluster:
                 pool.shutdown(wait=True)
 
     def close(self) -> None:
-        if self._background is not None:
-            # a run that stopped before step 9: what has not begun never will; what runs
-            # (a download) is left to end, so its outcome is in the audit log
-            self._background.shutdown(wait=True, cancel_futures=True)
+        for pool in self._background.values():
+            # a run that stopped before the work was waited for: what has not begun never
+            # will; what runs is left to end, so that its outcome is in the audit log
+            pool.shutdown(wait=True, cancel_futures=True)
         if self._pool is not None:
             self._pool.shutdown(wait=True)
         for node in self.nodes.values():

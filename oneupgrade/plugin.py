@@ -83,6 +83,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="step 9 only on these hypervisors (comma-separated names or shell patterns)",
     )
     group.addoption(
+        "--overlap-followers",
+        action="store_true",
+        help="upgrade the followers' packages during the leader's database work (a shorter "
+        "outage; but if the leader's upgrade fails, the followers are upgraded too and "
+        "need rolling back with the leader: pytest rollback/)",
+    )
+    group.addoption(
         "--accept-loss-since",
         metavar="TIME",
         default=None,
@@ -332,6 +339,7 @@ class RunbookSession:
             journal=self.journal,
             run_id=self.run_id,
             forks=config.getoption("forks"),
+            overlap_followers=config.getoption("overlap_followers"),
             dry_run=self.dry_run,
             vm_timeout=config.getoption("vm_timeout"),
             health_timeout=config.getoption("health_timeout"),

@@ -10,6 +10,9 @@ on the leader, but its database is neither migrated (`onedb upgrade`) nor checke
 (`onedb fsck`): step 6 replaces it with the leader's upgraded and checked one, so
 that work would only lengthen the outage. The Sunstone labels file the leader's
 `onedb upgrade` reads is not put back on the followers for the same reason.
+
+With --overlap-followers this work began in step 4, during the leader's; here each
+follower's outcome is waited for (its failure fails the step, naming it).
 """
 
 import pytest
@@ -28,10 +31,14 @@ def test_every_follower_is_upgraded(cluster: Cluster) -> None:
         cluster.say("already done: the control plane is upgraded")
         return
     vip = campaign.vip(cluster)
-    done = cluster.fan_out(
-        cluster.followers,
-        lambda node: fe.upgrade_frontend(node, cluster.journal, cluster.target, vip, migrate=False),
-    )
+
+    def upgrade(node: Node) -> list[str]:
+        started, done = cluster.wait_background(node)  # begun in step 4 (--overlap-followers)
+        if started:
+            return [*done, "during step 4 (--overlap-followers)"]
+        return fe.upgrade_frontend(node, cluster.journal, cluster.target, vip, migrate=False)
+
+    done = cluster.fan_out(cluster.followers, upgrade)
     for name, what in done.items():
         cluster.say(f"{name}: {'; '.join(what) or 'already at the target'}")
 

@@ -195,3 +195,23 @@ def test_a_rollback_refused_in_preflight_leaves_the_upgrade_to_resume(
     steps = {str(c["step"]).split(":")[0] for c in resumed.commands(mutating=True)}
     assert steps == {"09"}, steps
     assert_healthy_at(lab, "7.0", ids, enabled)
+
+
+def test_with_overlap_followers_a_failed_leader_leaves_them_upgraded_and_the_rollback_restores_all(
+    make_lab: LabFactory, report_dir: Path
+) -> None:
+    """--overlap-followers' trade-off, as its help states it: the leader's upgrade fails,
+    the followers are upgraded meanwhile, and the rollback takes every front-end back."""
+    lab = make_lab(frontends=3, hypervisors=1, version="6.10")
+    ids, enabled = state_before(lab)
+    lab.fault("fe1", "onedb upgrade", times=None, action="exit", exit_code=255)
+    upgrade = run_runbook(lab, report_dir, "--overlap-followers")
+    assert upgrade.returncode == 1, upgrade.output[-4000:]
+    assert "roll back every front-end with pytest rollback/" in upgrade.output
+    for follower in ("fe2", "fe3"):  # upgraded during the leader's failed step 4
+        assert package_version(lab, follower, "opennebula").startswith("7.0."), follower
+    lab.clear_faults()
+    run = _rolled_back(lab, report_dir)
+    assert_healthy_at(lab, "6.10", ids, enabled)
+    notes = [r.get("text", "") for r in run.audit if r.get("kind") == "note"]
+    assert "never changed by the upgrade, left alone: hv1" in notes, notes

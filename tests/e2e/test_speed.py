@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.e2e.conftest import LabFactory
-from tests.e2e.runner import package_version, run_runbook
+from tests.e2e.runner import assert_healthy_at, package_version, run_runbook, state_before
 
 DOWNLOAD_ONLY = "--download-only"
 
@@ -101,3 +101,27 @@ def test_a_failed_background_download_fails_only_its_hypervisor(
     again = run_runbook(lab, report_dir, "--lf")
     assert again.returncode == 0, again.output
     assert package_version(lab, "hv2", "opennebula-node-kvm").startswith("7.0.")
+
+
+def test_overlap_followers_upgrades_them_during_the_leaders_database_work(
+    make_lab: LabFactory, report_dir: Path
+) -> None:
+    lab = make_lab(frontends=3, hypervisors=1, latencies={"onedb upgrade": 2.0})
+    ids, enabled = state_before(lab)
+    run = run_runbook(lab, report_dir, "--overlap-followers")
+    assert run.returncode == 0, run.output
+    assert_healthy_at(lab, "7.0", ids, enabled)
+    commands = run.commands()
+    (migrate,) = [c for c in commands if c["command"].startswith("onedb upgrade")]
+    assert migrate["node"] == "fe1"  # the leader's alone: the followers' is step 6's
+    ends = migrate["started"] + migrate["duration"]
+    for follower in ("fe2", "fe3"):
+        (install,) = [
+            c
+            for c in _installs(commands)
+            if c["node"] == follower and DOWNLOAD_ONLY not in c["command"]
+        ]
+        assert install["started"] < ends, "not during the leader's onedb upgrade"
+    # replaced in step 6 by the leader's database, as without the option
+    restores = {c["node"] for c in commands if c["command"].startswith("onedb restore")}
+    assert restores == {"fe2", "fe3"}
