@@ -48,6 +48,8 @@ of the runbook (tests run one after another):
   on a hypervisor in step 3) is not part of step 3's cost; the downloads start when
   step 3's own work is done, on --forks workers of their own, and each hypervisor's
   chain in step 9 cannot start before its download ends;
+  with --overlap-followers a follower's commands of step 4 are its step 5 work,
+  started with the leader's; its chain of the next fan-out (step 6) waits for them;
 - waits that the simulation imposes: a started follower lags the leader's COMMIT
   for `raft.SYNC_LAG` s (step 8 waits for it) and an enabled host stays in INIT
   for `pool.INIT_WINDOW` s (step 9 waits for MONITORED).
@@ -186,14 +188,14 @@ def schedule(chains: Iterable[tuple[str, float, float]], workers: int) -> dict[s
     return ends
 
 
-def is_background(record: dict[str, Any], roles: dict[str, str]) -> bool:
-    """A hypervisor's download that step 3 leaves running in the background."""
-    command = str(record["command"])
-    return (
-        roles.get(str(record["node"])) == "hypervisor"
-        and str(record["step"]).startswith("03:")
-        and ("--download-only" in command or "--downloadonly" in command)
-    )
+def is_background(record: dict[str, Any], roles: dict[str, str], leader: str) -> bool:
+    """Work a step leaves running in the background: a hypervisor's download in step 3
+    (it starts when step 3's own work is done), a follower's upgrade in step 4
+    (--overlap-followers: it starts with the leader's)."""
+    command, node, step = str(record["command"]), str(record["node"]), str(record["step"])
+    if roles.get(node) == "hypervisor" and step.startswith("03:"):
+        return "--download-only" in command or "--downloadonly" in command
+    return roles.get(node) == "frontend" and node != leader and step.startswith("04:")
 
 
 @dataclass
@@ -234,13 +236,14 @@ def critical_path(
         serial = 0.0
         for r in records:
             secs = latency(r, latencies)
-            if is_background(r, roles):
+            if is_background(r, roles, leader):
                 background[str(r["node"])] += secs
             elif r["node"] in fanned:
                 chains[str(r["node"])] += secs
             else:
                 serial += secs
-        # a node's chain waits for its background download (the dependency, not the order)
+        # a node's chain waits for its own background work (the dependency, not the order):
+        # a hypervisor's download, a follower's overlapped upgrade
         ends = schedule(
             ((n, chains[n], max(0.0, ready.get(n, 0.0) - clock)) for n in order if n in chains),
             forks,
@@ -250,9 +253,11 @@ def critical_path(
         last = max(float(r["started"]) + float(r["duration"]) for r in records)
         crit = serial + span + SIM_WAITS.get(test, 0.0)
         costs.append(TestCost(step, test, crit, last - first, len(records), dict(chains)))
-        if background:  # started when the test's own work is done, on their own workers
+        if background:  # on workers of their own: downloads after the test's work,
+            # the followers' upgrade with it
+            begins = clock if step.startswith("04:") else clock + crit
             done = schedule(((n, background[n], 0.0) for n in order if n in background), forks)
-            ready.update({n: clock + crit + end for n, end in done.items()})
+            ready.update({n: begins + end for n, end in done.items()})
         clock += crit
     return costs
 
@@ -260,7 +265,9 @@ def critical_path(
 # ---------------------------------------------------------------------- run
 
 
-def run(frontends: int, hypervisors: int, forks: int, keep: Path | None) -> int:
+def run(
+    frontends: int, hypervisors: int, forks: int, keep: Path | None, extra: tuple[str, ...] = ()
+) -> int:
     with tempfile.TemporaryDirectory(prefix="oneupgrade-bench-") as tmp:
         base = keep or Path(tmp)
         lab_dir, reports = base / "lab", base / "reports"
@@ -283,6 +290,7 @@ def run(frontends: int, hypervisors: int, forks: int, keep: Path | None) -> int:
                 "no:cacheprovider",
                 "--forks",
                 str(forks),
+                *extra,
             )
             print("$ " + " ".join(command), flush=True)
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -384,8 +392,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hypervisors", type=int, default=50)
     parser.add_argument("--forks", type=int, default=10)
     parser.add_argument("--keep", type=Path, default=None, help="keep lab files and reports here")
+    parser.add_argument("--overlap-followers", action="store_true", help="run the runbook with it")
     args = parser.parse_args(argv)
-    return run(args.frontends, args.hypervisors, args.forks, args.keep)
+    extra = ("--overlap-followers",) if args.overlap_followers else ()
+    return run(args.frontends, args.hypervisors, args.forks, args.keep, extra)
 
 
 if __name__ == "__main__":

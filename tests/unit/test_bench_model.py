@@ -52,3 +52,30 @@ def test_background_downloads_cost_step_3_nothing_and_delay_only_their_own_hyper
     # forks 1: hv1's download ends at 12, hv2's at 18; step 9 (from 7): hv1 from 5 to 9,
     # hv2 from 11 (its download) to 15
     assert _total(1) == 6 + 1 + 15 + pool.INIT_WINDOW
+
+
+def test_overlapped_followers_run_with_the_leader_and_their_replication_waits_for_them() -> None:
+    leader, backup = "04:test_the_leader_is_upgraded", "04:test_the_upgraded_database_is_backed_up"
+    replicate = "06:test_every_follower_has_the_leaders_database_and_configuration"
+    roles = {"fe1": "frontend", "fe2": "frontend", "fe3": "frontend"}
+    audit = [
+        _command(leader, "fe1", "onedb upgrade -v"),
+        _command(leader, "fe2", "apt-get install --only-upgrade -y opennebula", INSTALLED),
+        _command(leader, "fe3", "apt-get install --only-upgrade -y opennebula", INSTALLED),
+        _command(backup, "fe1", "onedb backup /b.sql"),
+        _command(replicate, "fe2", "onedb restore -f /b.sql"),
+        _command(replicate, "fe3", "onedb restore -f /b.sql"),
+    ]
+    latencies = {
+        "onedb upgrade": 3.0,
+        "onedb backup": 1.0,
+        "onedb restore": 1.5,
+        "apt-get install": 4.0,
+    }
+    costs = critical_path(audit, latencies, ["fe1", "fe2", "fe3"], roles, "fe1", 2)
+    # the leader's 3 + its backup 1; the followers' installs (4) from 0 end at 4: step 6
+    # starts when they end (no wait: 4 = 3 + 1), then restores both at once (1.5)
+    assert [round(c.critical, 2) for c in costs] == [3.0, 1.0, 1.5]
+    slower = {**latencies, "apt-get install": 6.0}  # ends at 6: step 6 waits 2 s
+    costs = critical_path(audit, slower, ["fe1", "fe2", "fe3"], roles, "fe1", 2)
+    assert [round(c.critical, 2) for c in costs] == [3.0, 1.0, 3.5]
