@@ -56,7 +56,7 @@ bench: setup
 	$(PY) -m bench.scale
 
 bench-200: setup
-	$(PY) -m bench.scale --hypervisors 200 --forks 50
+	$(PY) -m bench.scale --hypervisors 200 --forks 50 --no-by-hand
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache

@@ -22,8 +22,12 @@ Printed:
 - peak RSS of the pytest process (getrusage of the waited-for children);
 - the controller's CPU time, and the wall time before the first command (pytest
   start-up, collection, the connections) and after the last (report, exit).
-The last line is exactly
-`overhead ratio R wall W s critical path C s downtime D s connections N`.
+Then, on identical fresh labs with the same latencies, the documented procedure by
+hand (`bench.by_hand`: plain OpenSSH, one `ssh` per command), serially and with
+--forks hypervisors at a time, beside the runbook: wall, ratio, downtime, ssh
+connections (`--no-by-hand` skips it: the serial run takes minutes). The last line
+is exactly `overhead ratio R wall W s critical path C s downtime D s connections N`,
+with `vs by hand: S x serial, P x parallel` appended when the by-hand runs ran.
 
 The critical-path model follows the work's dependencies, not the order the runbook
 happened to run it in. Every executed command of the audit log gets the latency
@@ -73,6 +77,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.by_hand import run_by_hand
 from oneupgrade.invoke import ROOT, runbook_argv
 from oneupgrade.lab import Lab
 from oneupgrade.lab.sim import faults, pool, raft
@@ -266,7 +271,12 @@ def critical_path(
 
 
 def run(
-    frontends: int, hypervisors: int, forks: int, keep: Path | None, extra: tuple[str, ...] = ()
+    frontends: int,
+    hypervisors: int,
+    forks: int,
+    keep: Path | None,
+    extra: tuple[str, ...] = (),
+    by_hand: bool = True,
 ) -> int:
     with tempfile.TemporaryDirectory(prefix="oneupgrade-bench-") as tmp:
         base = keep or Path(tmp)
@@ -318,10 +328,47 @@ def run(
         facts = journal["campaign"]["facts"]
         print(f"CPU time of the pytest process (the controller): {cpu:.1f} s")
         edges(audit, epoch_started, epoch_ended)
-        report(audit, facts, roles, order, forks, wall, rss_kib, proc.returncode)
+        last = report(audit, facts, roles, order, forks, wall, rss_kib, proc.returncode)
+        if by_hand:
+            last += " " + compare_by_hand(base, frontends, hypervisors, forks, wall, facts)
+        print(last)
         if keep:
             print(f"kept: {base}")
         return proc.returncode
+
+
+def compare_by_hand(
+    base: Path, frontends: int, hypervisors: int, forks: int, wall: float, facts: dict[str, Any]
+) -> str:
+    """The documented procedure by hand (bench.by_hand) on identical fresh labs, serial
+    and `forks` hypervisors at a time; its figures beside the runbook's."""
+    start, end = facts.get("downtime_start"), facts.get("downtime_end")
+    downtime = float(end) - float(start) if start and end else float("nan")
+    print()
+    print(f"{'the same upgrade':<44} {'wall':>8} {'ratio':>7} {'downtime':>9} {'ssh':>6}")
+    print(f"{'runbook':<44} {wall:>7.1f}s {1.0:>6.2f}x {downtime:>8.1f}s {'':>6}")
+    ratios = []
+    for mode in ("serial", "parallel"):
+        lab = Lab.up(
+            base / f"by-hand-{mode}",
+            frontends=frontends,
+            hypervisors=hypervisors,
+            latencies=LATENCIES,
+        )
+        try:
+            cost = run_by_hand(lab, mode, forks)
+        finally:
+            lab.down()
+        ratios.append(cost.wall / wall)
+        label = f"by hand, plain OpenSSH, {mode}" + (
+            f" (forks {forks})" if mode == "parallel" else ""
+        )
+        print(
+            f"{label:<44} {cost.wall:>7.1f}s {cost.wall / wall:>6.2f}x "
+            f"{cost.downtime:>8.1f}s {cost.connections:>6}"
+        )
+    print()
+    return f"vs by hand: {ratios[0]:.1f} x serial, {ratios[1]:.1f} x parallel"
 
 
 def report(
@@ -333,7 +380,8 @@ def report(
     wall: float,
     rss_kib: int,
     returncode: int,
-) -> None:
+) -> str:
+    """Print the figures; the last line (for the caller to complete and print)."""
     leader = str(facts.get("leader") or order[0])
     costs = critical_path(audit, LATENCIES, order, roles, leader, forks)
     critical = sum(c.critical for c in costs)
@@ -367,7 +415,7 @@ def report(
     changing = sum(1 for r in ran if r.get("mutating"))
     print(f"commands run: {len(ran)} ({changing} changing)")
     print(f"peak RSS of the pytest process: {rss_kib / 1024:.0f} MiB")
-    print(
+    return (
         f"overhead ratio {wall / critical:.2f} wall {wall:.1f} s critical path {critical:.1f} s "
         f"downtime {downtime:.1f} s connections {opened}"
     )
