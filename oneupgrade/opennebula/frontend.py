@@ -141,9 +141,8 @@ def upgrade_frontend(
     """Steps 4 to 9 of "Upgrading Single Front-end" on `node`; returns what was done.
 
     `migrate`: False on a follower, whose database step 6 of the HA guide replaces
-    with the leader's upgraded one: `onedb upgrade` and `onedb fsck` there, and the
-    migrators they need, would only lengthen the outage (its pre-upgrade dump is still
-    taken)."""
+    with the leader's upgraded one: `onedb upgrade` and `onedb fsck` there would only
+    lengthen the outage (its pre-upgrade dump is still taken)."""
     done: list[str] = []
     plat = system.platform(node)
     installed = system.installed_packages(node, plat.family)
@@ -174,8 +173,7 @@ def upgrade_frontend(
             system.refresh_repository(node, plat, PACKAGE_TIMEOUT)
         # Step 6: upgrade, keeping the modified configuration files.
         packages = packages_to_upgrade(installed, plat, target)
-        # (a follower runs no `onedb upgrade`: its database is the leader's, step 6)
-        migrators = migrators_to_install(node, plat, installed, target) if migrate else []
+        migrators = migrators_to_install(node, plat, installed, target)
         system.upgrade_packages(node, plat, pinned(packages, plat, target), PACKAGE_TIMEOUT)
         done.append(f"upgraded {' '.join(packages)}")
         if not node.dry_run:
@@ -186,7 +184,7 @@ def upgrade_frontend(
                     f"does the repository in {plat.repo_file} offer {target}?"
                 )
     else:  # a rerun after the upgrade: the migrators may still be missing
-        migrators = migrators_to_install(node, plat, installed, target) if migrate else []
+        migrators = migrators_to_install(node, plat, installed, target)
     system.install_packages(node, plat, pinned(migrators, plat, target), PACKAGE_TIMEOUT)
     done += [f"installed {name}" for name in migrators]
     done += update_configuration(node, vip)
