@@ -44,6 +44,8 @@ class Cluster:
     observed: dict[str, Any] = field(default_factory=dict)
     # where `say` sends its notes (the plugin puts them in the report row)
     on_note: Callable[[str], None] | None = field(default=None, repr=False)
+    # where `keep_secret` sends a secret read from the cluster (the plugin's redactor)
+    on_secret: Callable[[str], None] | None = field(default=None, repr=False)
     # fan-out progress: (kind "start"|"done"|"failed", node, finished, total); see progress.py
     on_progress: Callable[[str, str, int, int], None] | None = field(default=None, repr=False)
     # builds the Node of a hypervisor read from OpenNebula (`hypervisors: discover`)
@@ -87,6 +89,11 @@ class Cluster:
         """A note for the report row of the running step ("already done: ...")."""
         if self.on_note is not None:
             self.on_note(message)
+
+    def keep_secret(self, value: str) -> None:
+        """Mask `value` in everything recorded from now on (a password read from a node)."""
+        if self.on_secret is not None:
+            self.on_secret(value)
 
     @property
     def name(self) -> str:

@@ -353,6 +353,7 @@ class RunbookSession:
             # a resumed run may skip preflight: the hypervisors it read are in the journal
             self.cluster.add_discovered(self.journal.fact("discovered_hypervisors") or [])
         self.cluster.on_note = self.recorder.note
+        self.cluster.on_secret = self.recorder.redactor.add_secret
         self.cluster.attribution = lambda: self.recorder.attributed(self.recorder.context())
         self.progress = Progress(config, self._running)  # live fan-out progress
         config.pluginmanager.register(self.progress, "oneupgrade-progress")

@@ -9,7 +9,7 @@ upgrade reached, its sha256 checked there before `onedb restore -f`.
 import pytest
 
 from oneupgrade.cluster import Cluster
-from oneupgrade.opennebula import rollback
+from oneupgrade.opennebula import database, rollback
 
 pytestmark = [pytest.mark.step(2, "Restore the database backup"), pytest.mark.rollback]
 
@@ -20,6 +20,7 @@ def test_the_leaders_dump_is_restored_on_every_front_end(cluster: Cluster) -> No
     if plan.dump is None:
         cluster.say("the upgrade took no pre-upgrade dump: its database was never upgraded")
         return
+    database.guard(cluster)  # its password out of every record before onedb runs
     dump = plan.dump
     source = cluster.nodes[dump.node]
     nodes = [cluster.nodes[n] for n in plan.restore]

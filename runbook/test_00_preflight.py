@@ -17,6 +17,7 @@ from oneupgrade.opennebula import (
     campaign,
     cli,
     config,
+    database,
     onecfg,
     probes,
     raft,
@@ -32,6 +33,17 @@ pytestmark = pytest.mark.step(0, "Preflight")
 @pytest.mark.dependency(name="00-ssh", scope="session")
 def test_every_node_answers_over_ssh_with_its_pinned_host_key(cluster: Cluster) -> None:
     cluster.fan_out(cluster.nodes.values(), lambda node: node.connect())
+
+
+@pytest.mark.dependency(depends=["00-ssh"], scope="session")
+def test_the_database_is_read_and_its_password_kept_out_of_every_record(cluster: Cluster) -> None:
+    # onedb reads oned.conf's DB section itself; the runbook only keeps its password out
+    # of the report, the audit log and the terminal (opennebula/database.py).
+    found = database.guard(cluster)
+    backends = sorted({db.describe() for db in found.values()})
+    cluster.say("database: " + "; ".join(backends))
+    if any(db.mysql for db in found.values()):
+        cluster.say(database.PROCESS_LIST_NOTE)
 
 
 @pytest.mark.dependency(name="00-discover", depends=["00-ssh"], scope="session")
@@ -196,7 +208,10 @@ def test_custom_monitoring_probes_are_found(cluster: Cluster, frontend: Node) ->
 def test_there_is_room_for_the_backups(cluster: Cluster, frontend: Node) -> None:
     # The configuration copies and the dumps the run writes land on the same file
     # systems: pre-upgrade, replication, `onedb upgrade -b`, `onedb fsck -b`.
-    sizes = survey.backup_sizes_kib(frontend)
+    db = database.guard(cluster).get(frontend.name) or database.of(frontend)
+    if db.mysql and not db.local:
+        cluster.say(f"{frontend}: {db.describe()}: its dumps' size is not known here")
+    sizes = survey.backup_sizes_kib(frontend, db)
     cluster.observed.setdefault("backup_kib", {})[frontend.name] = sizes
     need = 2 * (sizes["configuration"]) + survey.DUMPS_PER_RUN * sizes["database"]
     free = survey.free_kib(frontend, "/var/lib/one")

@@ -18,7 +18,7 @@ fails, the followers are upgraded as well and need rolling back with it.
 import pytest
 
 from oneupgrade.cluster import Cluster
-from oneupgrade.opennebula import campaign, system
+from oneupgrade.opennebula import campaign, database, system
 from oneupgrade.opennebula import frontend as fe
 
 pytestmark = pytest.mark.step(4, "Upgrade the Leader")
@@ -29,6 +29,7 @@ def test_the_leader_is_upgraded(cluster: Cluster) -> None:
     if cluster.control_plane_done:
         cluster.say("already done: the control plane is upgraded")
         return
+    database.guard(cluster)  # its password out of every record before onedb runs
     vip = campaign.vip(cluster)
     if cluster.overlap_followers:
         started = cluster.background(

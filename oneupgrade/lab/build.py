@@ -22,6 +22,7 @@ LAB_JSON = "lab.json"
 OSES = ("debian12", "debian11", "ubuntu24.04", "alma9")
 HYPERVISORS = ("kvm", "lxc")
 TIERS = ("sim", "real")
+DATABASES = ("sqlite", "mysql")
 # Node preparation is file creation, bound by the kernel: two threads help, more do not.
 PREP_WORKERS = 2
 USER_RE = re.compile(r"^[a-z_][a-z0-9_-]*$")
@@ -44,6 +45,7 @@ class Options:
     sudo_password: str | None = None  # its sudo password (None: NOPASSWD)
     jump: bool = False  # nodes reachable only through a jump node
     opennebula: str = "sim"  # "sim": the simulation; "real": OpenNebula built from source
+    db: str = "sqlite"  # the real tier's database backend: "sqlite" or "mysql" (MariaDB)
 
 
 def validate(opts: Options) -> None:
@@ -66,6 +68,10 @@ def validate(opts: Options) -> None:
         raise LabError("--sudo-password needs --login-user and a non-empty password")
     if opts.opennebula not in TIERS:
         raise LabError(f"--opennebula must be one of {', '.join(TIERS)}")
+    if opts.db not in DATABASES:
+        raise LabError(f"--db must be one of {', '.join(DATABASES)}")
+    if opts.db != "sqlite" and opts.opennebula != "real":
+        raise LabError("--db chooses the real tier's backend (with --opennebula real)")
     if opts.opennebula == "real":
         if opts.os != "debian12":
             raise LabError("the real tier runs Debian 12 nodes only (--os debian12)")
@@ -241,6 +247,7 @@ def build(
         "sudo_password": bool(opts.sudo_password),
         "jump": {"name": jump.NAME, "address": peers[jump.NAME]} if opts.jump else None,
         "opennebula": opts.opennebula,
+        "db": opts.db if real is not None else None,
     }
     ssh_config = None
     if opts.jump:

@@ -59,6 +59,14 @@ def parser() -> Parser:
         "upstream source, installed with apt on Debian 12 nodes (the first build takes minutes)",
     )
     up.add_argument(
+        "--db",
+        default="sqlite",
+        choices=build.DATABASES,
+        help="the real tier's database: sqlite (default) or mysql (a MariaDB server on each "
+        "front-end, on its own address, the opennebula database and user made as OpenNebula's "
+        "install guide does)",
+    )
+    up.add_argument(
         "--jump",
         action="store_true",
         help="nodes reachable only through an extra node jump1 (DIR/ssh_config, ProxyJump)",
@@ -115,6 +123,7 @@ def run(args: argparse.Namespace) -> None:
             sudo_password=args.sudo_password,
             jump=args.jump,
             opennebula=args.opennebula,
+            db=args.db,
         )
         nodes = lab.nodes
         first, last = next(iter(nodes.values())), list(nodes.values())[-1]

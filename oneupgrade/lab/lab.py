@@ -56,9 +56,11 @@ class Lab:
         sudo_password: str | None = None,
         jump: bool = False,
         opennebula: str = "sim",
+        db: str = "sqlite",
     ) -> Lab:
         """Build and start a lab. `opennebula="real"`: the front-ends run OpenNebula built
-        from its upstream source, installed from the lab's repository (see lab/real/).
+        from its upstream source, installed from the lab's repository (see lab/real/); `db`
+        its backend: "sqlite", or "mysql" (a MariaDB server on each front-end).
         `login_user`: a non-root user with sudo (NOPASSWD, or
         `sudo_password`) on every node, and the inventory logs in as it. `jump`: the nodes
         are reachable only through an extra node `jump1` (DIR/ssh_config, ProxyJump)."""
@@ -77,12 +79,15 @@ class Lab:
             sudo_password=sudo_password,
             jump=jump,
             opennebula=opennebula,
+            db=db,
         )
         info, started = build.build(Path(lab_dir), opts)
         lab = cls(Path(lab_dir), info, started)
         if lab.real:
             try:
-                lab.info["timings"] = zone.bootstrap(lab, lab.spec, series_of(lab.release))
+                lab.info["timings"] = zone.bootstrap(
+                    lab, lab.spec, series_of(lab.release), db=lab.info["db"]
+                )
             except BaseException:
                 lab.down()
                 raise
@@ -357,6 +362,7 @@ class Lab:
         """The simulation's status report plus each node's sshd liveness."""
         if self.real:
             report: dict[str, Any] = zone.status(self, self.spec)
+            report["db"] = self.info.get("db") or "sqlite"
         else:
             uppers = {name: self.upper(name) for name in self.names}
             report = dict(sim.status(self.shared, uppers))

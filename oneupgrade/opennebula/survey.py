@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from oneupgrade.errors import CommandFailed, PreconditionFailed
-from oneupgrade.opennebula import cli, system
+from oneupgrade.opennebula import cli, database, system
 from oneupgrade.ssh import Node
 
 
@@ -55,14 +55,14 @@ def free_kib(node: Node, path: str) -> int:
 
 
 DUMPS_PER_RUN = 4  # pre-upgrade, replication, `onedb upgrade -b`, `onedb fsck -b`
-SQLITE_DB = "/var/lib/one/one.db"
 
 
-def backup_sizes_kib(node: Node) -> dict[str, int]:
-    """What step 4 copies: the configuration, and the database (SQLite's file; a dump
-    is about its size)."""
+def backup_sizes_kib(node: Node, db: database.Database) -> dict[str, int]:
+    """What step 4 copies: the configuration, and the database (a dump is about the size
+    of SQLite's file or of MySQL's data directory)."""
     configuration = used_kib(node, "/etc/one") + used_kib(node, "/var/lib/one/remotes/etc")
-    return {"configuration": configuration, "database": used_kib(node, SQLITE_DB)}
+    data = database.data_path(db)
+    return {"configuration": configuration, "database": used_kib(node, data) if data else 0}
 
 
 def local_free_kib(path: Path) -> int:

@@ -1,5 +1,6 @@
 """The simulation held against real OpenNebula: the same commands on a simulated and a real
-lab of the same shape and release (3 front-ends, 2 hosts, 6.10) must answer alike.
+lab of the same shape and release (3 front-ends, 2 hosts, 6.10) must answer alike; onedb's
+MySQL answers are held against a real zone on MariaDB.
 
 "Alike" is what the runbook reads: JSON key sets and value types at every level, state
 codes, table headers, exit codes and messages. What must differ is in ALLOWED, each
@@ -10,12 +11,14 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from oneupgrade.lab import Lab
+from oneupgrade.opennebula import database
 
 pytestmark = [pytest.mark.real, pytest.mark.lab]
 
@@ -212,3 +215,87 @@ def test_a_write_while_the_zone_is_disabled_is_refused_alike(labs: dict[str, Lab
     assert answers["sim"] == answers["real"]
     assert answers["real"][0] == 255
     assert reads["sim"][0] == reads["real"][0] == 0
+
+
+# --- the MySQL backend: the simulation's front-ends keep their database in MySQL (its
+# oned.conf is OpenNebula's MySQL sample), held against a real zone on MariaDB.
+
+
+@pytest.fixture(scope="module")
+def mysql_labs(labs: dict[str, Lab], real_mysql_lab: Lab) -> dict[str, Lab]:
+    return {"sim": labs["sim"], "real": real_mysql_lab}
+
+
+def test_the_mysql_lab_is_mysql_on_both_tiers(mysql_labs: dict[str, Lab]) -> None:
+    for tier, lab in mysql_labs.items():
+        _, conf, _ = lab.run("fe1", "cat /etc/one/oned.conf")
+        db = database.section(conf)
+        assert (db.backend, db.server, db.name) == ("mysql", "localhost", "opennebula"), tier
+
+
+def test_onedb_backup_to_a_file_reads_alike_on_mysql(mysql_labs: dict[str, Lab]) -> None:
+    file = "/var/lib/one/differential-mysql.sql"
+    answers = _refusal(mysql_labs, "fe2", f"onedb backup {file}")
+    assert answers["sim"] == answers["real"]
+    assert answers["real"] == (
+        0,
+        f"MySQL dump stored in {file}\n"
+        "Use 'onedb restore' or restore the DB using the mysql command:\n"
+        "mysql -u user -h server -P port db_name < backup_file",
+    )
+    again = _refusal(mysql_labs, "fe2", f"onedb backup {file}")
+    assert again["sim"] == again["real"]
+    assert again["real"] == (255, f"File {file} exists, backup aborted. Use -f to overwrite.")
+
+
+def test_onedb_backup_names_its_own_file_alike_on_mysql(mysql_labs: dict[str, Lab]) -> None:
+    answers = _refusal(mysql_labs, "fe3", "onedb backup")
+    stamp = re.compile(r"\d{4}-\d{1,2}-\d{1,2}_\d{1,2}:\d{1,2}:\d{1,2}")
+    named = {t: (rc, stamp.sub("DATE", text)) for t, (rc, text) in answers.items()}
+    assert named["sim"] == named["real"]
+    assert named["real"][1].startswith(
+        "MySQL dump stored in /var/lib/one/mysql_localhost_opennebula_DATE.sql\n"
+    ), named["real"]
+
+
+def test_onedb_restore_refuses_an_existing_mysql_database_alike(
+    mysql_labs: dict[str, Lab],
+) -> None:
+    file = "/var/lib/one/differential-mysql-restore.sql"
+    for tier, lab in mysql_labs.items():
+        rc, out, err = lab.run("fe3", f"onedb backup {file}")
+        assert rc == 0, (tier, out + err)
+    running = _refusal(mysql_labs, "fe3", f"onedb restore {file}")
+    assert running["sim"] == running["real"]
+    assert running["real"][0] == 255
+    for lab in mysql_labs.values():
+        lab.run("fe3", "systemctl stop opennebula", timeout=120)
+    try:
+        stopped = _refusal(mysql_labs, "fe3", f"onedb restore {file}")
+        missing = _refusal(mysql_labs, "fe3", "onedb restore -f /var/lib/one/no-such-dump.sql")
+    finally:
+        for lab in mysql_labs.values():
+            lab.run("fe3", "systemctl start opennebula", timeout=120)
+    assert stopped["sim"] == stopped["real"]
+    assert stopped["real"] == (
+        255,
+        "MySQL database opennebula at localhost exists, use -f to overwrite.",
+    )
+    assert missing["sim"] == missing["real"]
+    assert missing["real"][0] == 255
+    _wait_follower(mysql_labs["real"], "fe3")
+
+
+def _wait_follower(lab: Lab, node: str) -> None:
+    """The restarted server back as a follower (the next module upgrades this lab)."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        rc, out, _ = lab.run("fe1", "onezone show 0 -j")
+        if rc == 0:
+            pool = json.loads(out)["ZONE"].get("SERVER_POOL") or {}
+            found = pool.get("SERVER", [])
+            servers = [found] if isinstance(found, dict) else found
+            if any(s["NAME"] == node and s.get("STATE") == "2" for s in servers):
+                return
+        time.sleep(1)
+    raise AssertionError(f"{node} did not come back as a follower")

@@ -41,7 +41,7 @@ REVISION = hashlib.sha256(Path(__file__).with_name("fixes.py").read_bytes()).hex
 BUILD_DEPENDS = (
     "scons", "g++", "bison", "flex", "pkg-config", "zlib1g-dev", "libxmlrpc-c++8-dev",
     "libsqlite3-dev", "libxml2-dev", "libssl-dev", "libcurl4-openssl-dev", "libsystemd-dev",
-    "ruby", "ruby-dev", "binutils", "xz-utils",
+    "ruby", "ruby-dev", "binutils", "xz-utils", "default-libmysqlclient-dev",
 )  # fmt: skip
 # What the installed OpenNebula needs at run time (the packages' Depends).
 RUNTIME_DEPENDS = (
@@ -49,8 +49,11 @@ RUNTIME_DEPENDS = (
     "ruby-activesupport", "ruby-treetop", "ruby-parse-cron", "ruby-ffi-rzmq", "ruby-augeas",
     "sqlite3", "rsync", "openssh-client", "sudo", "libxmlrpc-c++8v5", "libsqlite3-0",
     "libxml2", "libssl3", "libcurl4", "libsystemd0", "logrotate", "procps", "ruby-sinatra",
-    "thin", "ruby-ipaddress", "ruby-git",
+    "thin", "ruby-ipaddress", "ruby-git", "libmariadb3", "ruby-mysql2", "mariadb-client",
 )  # fmt: skip
+# The MySQL/MariaDB backend's server (`up --db mysql`): on the machine, so that every node
+# sees it installed through its overlays; the lab runs one per front-end, never the host's.
+MYSQL_SERVER = ("mariadb-server",)
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,8 @@ class Recipe:
     install: tuple[str, ...]
 
 
-_SCONS = ("sqlite=yes", "mysql=no", "svncterm=no", "systemd=yes")
+# Both backends, as OpenNebula's packages are built: the lab runs either (`up --db`).
+_SCONS = ("sqlite=yes", "mysql=yes", "svncterm=no", "systemd=yes")
 RECIPES = {
     # Debian 12's xmlrpc-c is 1.33, hence new_xmlrpc; -p: no Sunstone development files.
     "6.10": Recipe((*_SCONS, "new_xmlrpc=yes"), ("-p",)),
@@ -111,7 +115,9 @@ class Build:
 
     @property
     def key(self) -> str:
-        return f"{self.release}-{self.sha256[:12]}"
+        # The options too: objects compiled without a backend are not reused for one with it.
+        options = hashlib.sha256(" ".join(self.recipe.scons).encode()).hexdigest()[:6]
+        return f"{self.release}-{self.sha256[:12]}-o{options}"
 
     @property
     def src(self) -> Path:
@@ -240,9 +246,12 @@ def ensure(release: str) -> Build:
         raise LabError(f"no build recipe for OpenNebula {release}")
     build = Build(release, sha256(tarball(release)))
     if (build.stage / ".staged").exists():
+        if missing_packages(RUNTIME_DEPENDS + MYSQL_SERVER):
+            with _locked():
+                apt_install(RUNTIME_DEPENDS + MYSQL_SERVER)
         return build
     with _locked():
-        apt_install(BUILD_DEPENDS + RUNTIME_DEPENDS)
+        apt_install(BUILD_DEPENDS + RUNTIME_DEPENDS + MYSQL_SERVER)
         compile_source(build)
         stage(build)
     return build

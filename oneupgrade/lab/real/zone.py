@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from ..errors import LabError
 from ..sim.spec import ClusterSpec, NodeSpec
+from . import mariadb
 from .packaging import repo_dir
 
 ENDPOINT = "http://{address}:2633/RPC2"
@@ -87,8 +88,9 @@ def _each(nodes: list[NodeSpec], work: Callable[[NodeSpec], None]) -> None:
             future.result()
 
 
-def configure_script(node: NodeSpec) -> str:
-    """The edits that bind one front-end's services to its own address."""
+def configure_script(node: NodeSpec, db_section: str | None = None) -> str:
+    """The edits that bind one front-end's services to its own address (and point oned.conf
+    at the MySQL backend, `db_section`, when there is one)."""
     a = node.address
     url = ENDPOINT.format(address=a)
     py = f"""
@@ -117,6 +119,9 @@ edit("/etc/one/oned.conf",
      (r'^#?\\s*HOSTNAME\\s*=.*$', 'HOSTNAME = "{a}"'),
      (r'-b 127\\.0\\.0\\.1', '-b {a}'))
 uncomment("/etc/one/oned.conf", r'#VM_MAD = \\[ NAME="dummy"')
+DB_SECTION = {db_section!r}
+if DB_SECTION:
+    edit("/etc/one/oned.conf", (r'^DB\\s*=\\s*\\[[^\\]]*\\]', lambda m: DB_SECTION))
 edit("/etc/one/monitord.conf", (r'^(\\s*)ADDRESS(\\s*)= "0\\.0\\.0\\.0"', r'\\1ADDRESS\\2= "{a}"'),
      # the lab's choice: a host result every 10 s rather than 120 s, and a host silent
      # for 30 s (not 180 s) gets its probes restarted, so that a check for a fresh result
@@ -178,14 +183,27 @@ def start_units(lab: Runner, node: str, units: list[str]) -> None:
        UP_TIMEOUT)  # fmt: skip
 
 
-def bootstrap(lab: Runner, spec: ClusterSpec, series: str) -> dict[str, Any]:
-    """Packages, configuration, the zone, hosts and VMs; returns what was made."""
+def bootstrap(
+    lab: Runner, spec: ClusterSpec, series: str, db: str | None = "sqlite"
+) -> dict[str, Any]:
+    """Packages, configuration, the zone, hosts and VMs; returns what was made. `db`
+    "mysql": a MariaDB server on every front-end, oned.conf's DB section on it."""
     started = time.monotonic()
     install(lab, spec, series)
     timings = {"install": time.monotonic() - started}
     fes = spec.frontends
+    db_section = None
+    if db == "mysql":
+        secret = mariadb.password()  # one for the zone: /etc/one is the same on every server
+
+        def serve(fe: NodeSpec) -> None:
+            sh(lab, fe.name, mariadb.setup_script(fe, secret), UP_TIMEOUT)
+
+        _each(fes, serve)
+        db_section = mariadb.oned_db_section(secret)
+        timings["database"] = time.monotonic() - started - timings["install"]
     for fe in fes:
-        sh(lab, fe.name, configure_script(fe))
+        sh(lab, fe.name, configure_script(fe, db_section))
     units = [u for u in FRONTEND_UNITS if u in offered(series)]
     first = fes[0]
     ha = first.server_id >= 0

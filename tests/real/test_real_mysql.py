@@ -1,0 +1,200 @@
+"""The runbook on a real zone whose front-ends keep OpenNebula's database in MariaDB.
+
+One 3+2 lab (`up --opennebula real --db mysql`), changed in order: the upgrade to 7.0
+fails in step 6 (a follower's `onedb restore` exits 255 once), `--lf` completes it, the
+zone is read with OpenNebula's and MariaDB's own commands, and `pytest rollback/` brings
+back a healthy 6.10.5 zone. The database password must be in no report, audit log,
+journal or terminal line, and on no command line the runbook wrote; a process list shows
+it only in what onedb itself runs (mysqldump, mysql), as the report says.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from oneupgrade.lab import Lab
+from oneupgrade.opennebula import database
+from tests.e2e.runner import Run, run_runbook, server_ids, sh
+from tests.real.test_real_upgrade import (
+    FRONTENDS,
+    HYPERVISORS,
+    _listed,
+    _vms,
+    assert_in_sync,
+    assert_rolled_back,
+    roll_back,
+)
+
+pytestmark = [pytest.mark.real, pytest.mark.lab, pytest.mark.mariadb]
+
+# What onedb runs with the password on its command line (src/onedb/onedb_backend.rb):
+# `mysqldump|mysql -u USER -p'PASSWORD' ...` through /bin/sh.
+ONEDB_CHILDREN = ("mysqldump", "mysql", "mariadb-dump", "mariadb")
+
+
+def _tables(lab: Lab, node: str) -> int:
+    # as root over the node's socket: OpenNebula's tables in its own MariaDB
+    out = sh(lab, node, "mariadb -N -e \"SELECT COUNT(*) FROM information_schema.tables "
+                        "WHERE table_schema = 'opennebula'\"")  # fmt: skip
+    return int(out.strip())
+
+
+def _password(lab: Lab) -> str:
+    db = database.section(sh(lab, "fe1", "cat /etc/one/oned.conf"))
+    assert db.mysql, db.backend
+    assert len(db.passwd) >= 16
+    return db.passwd
+
+
+class ProcessWatch:
+    """Every command line on this machine that holds `secret`, sampled every few ms
+    (the lab's nodes share the machine's process table)."""
+
+    def __init__(self, secret: str) -> None:
+        self.secret = secret.encode()
+        self.seen: set[tuple[str, ...]] = set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def __enter__(self) -> ProcessWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _watch(self) -> None:
+        while not self._stop.is_set():
+            for pid in os.listdir("/proc"):
+                if not pid.isdigit():
+                    continue
+                try:
+                    with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                        raw = fh.read()
+                except OSError:
+                    continue
+                if self.secret in raw:
+                    words = raw.rstrip(b"\0").replace(self.secret, b"<secret>").split(b"\0")
+                    self.seen.add(tuple(w.decode(errors="replace") for w in words))
+            time.sleep(0.005)
+
+
+@dataclass
+class Campaign:
+    lab: Lab
+    reports: Path
+    secret: str
+    ids_before: dict[str, str]
+    vms_before: set[str]
+    failed: Run
+    resumed: Run
+    seen_in_ps: set[tuple[str, ...]] = field(default_factory=set)
+
+
+@pytest.fixture(scope="module")
+def campaign(real_mysql_lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Campaign]:
+    lab = real_mysql_lab
+    reports = tmp_path_factory.mktemp("real-mysql-reports")
+    try:
+        secret = _password(lab)
+        ids, vms = server_ids(lab), {v["ID"] for v in _vms(lab)}
+        with ProcessWatch(secret) as watch:
+            lab.fault("fe3", "onedb restore", times=1, action="exit", exit_code=255)
+            failed = run_runbook(lab, reports, timeout=1800)
+            lab.clear_faults()
+            resumed = run_runbook(lab, reports, "--lf", timeout=1800)
+        yield Campaign(lab, reports, secret, ids, vms, failed, resumed, watch.seen)
+    finally:
+        lab.down()  # the lab is this module's to end (see conftest)
+
+
+def test_each_front_end_keeps_the_zone_in_its_own_mariadb(real_mysql_lab: Lab) -> None:
+    lab = real_mysql_lab
+    for node in FRONTENDS:
+        db = database.section(sh(lab, node, "cat /etc/one/oned.conf"))
+        assert (db.backend, db.server, db.user, db.name) == (
+            "mysql", "localhost", "oneadmin", "opennebula",
+        ), node  # fmt: skip
+        address = lab.address(node)
+        listening = sh(lab, node, "ss -Hltn 'sport = :3306'")
+        assert f"{address}:3306" in listening, (node, listening)
+        assert _tables(lab, node) > 10, node
+        rc, _, _ = lab.run(node, "test -e /var/lib/one/one.db")
+        assert rc != 0, f"{node}: an SQLite database besides MariaDB"
+        versions = re.findall(r"^(Shared|Local):\s+(\S+)", sh(lab, node, "onedb version"), re.M)
+        assert versions == [("Shared", "6.10.0"), ("Local", "6.10.0")], (node, versions)
+    assert lab.status()["db"] == "mysql"
+
+
+def test_a_failed_restore_stops_step_6_and_lf_completes(campaign: Campaign) -> None:
+    failed, resumed = campaign.failed, campaign.resumed
+    assert failed.returncode == 1, failed.output[-4000:]
+    assert "step 6" in failed.output, failed.output[-4000:]
+    assert "fe3" in failed.output, failed.output[-4000:]
+    assert resumed.returncode == 0, resumed.output[-6000:]
+    redone = [r["node"] for r in resumed.commands(mutating=True) if "onedb restore" in r["command"]]
+    assert redone == ["fe3"]
+    # the dumps are MySQL dumps of the zone's database, restored where step 6 copied them
+    dumps = [r for r in failed.audit if "onedb backup" in str(r.get("command"))]
+    assert dumps, "no onedb backup in the audit log"
+    assert any("MySQL dump stored in" in str(r.get("stdout")) for r in dumps), dumps[-1]
+
+
+def test_every_front_end_runs_7_0_on_its_own_upgraded_mariadb(campaign: Campaign) -> None:
+    lab = campaign.lab
+    for node in FRONTENDS:
+        assert sh(lab, node, "dpkg-query -W -f='${Version}' opennebula") == "7.0.2-1", node
+        versions = re.findall(r"^(Shared|Local):\s+(\S+)", sh(lab, node, "onedb version"), re.M)
+        assert versions == [("Shared", "7.0.0"), ("Local", "7.0.0")], (node, versions)
+        assert _tables(lab, node) > 10, node
+    assert server_ids(lab) == campaign.ids_before
+    assert {s["NAME"] for s in assert_in_sync(lab)} == set(FRONTENDS)
+    pool = _listed(json.loads(sh(lab, "fe1", "onehost list -j")), "HOST_POOL", "HOST")
+    assert {h["NAME"]: h["STATE"] for h in pool} == dict.fromkeys(HYPERVISORS, "2")
+    vms = _vms(lab)
+    assert {v["ID"] for v in vms} == campaign.vms_before
+    assert {(v["STATE"], v["LCM_STATE"]) for v in vms} == {("3", "3")}
+
+
+def test_the_password_is_in_no_record_and_on_no_command_line_of_the_runbook(
+    campaign: Campaign,
+) -> None:
+    secret = campaign.secret
+    for run in (campaign.failed, campaign.resumed):
+        assert secret not in run.output
+    # every file the runs wrote, except the step-4 copies of /etc/one (oned.conf holds it)
+    written = [p for p in campaign.reports.rglob("*") if p.is_file() and "backups" not in p.parts]
+    assert any(p.suffix == ".html" for p in written)
+    assert any(p.suffix == ".jsonl" for p in written)
+    assert any(p.name == "journal.json" for p in written)
+    for path in written:
+        assert secret.encode() not in path.read_bytes(), path
+    # the report says what onedb does with it
+    html = campaign.failed.html
+    assert html is not None
+    assert "a process list can show it for that instant" in html.read_text()
+    # in the process list: only onedb's own mysqldump/mysql (and the shell running them)
+    for argv in campaign.seen_in_ps:
+        line = " ".join(argv)
+        assert not line.startswith(("onedb", "/usr/bin/ruby", "ruby")), line
+        first = argv[-1] if argv[0].endswith("sh") and len(argv) >= 3 else argv[0]
+        assert os.path.basename(first.split()[0]) in ONEDB_CHILDREN, line
+
+
+def test_the_upgrade_is_rolled_back_to_6_10_5_on_mariadb(campaign: Campaign) -> None:
+    lab = campaign.lab
+    run = roll_back(lab, campaign.reports)
+    assert campaign.secret not in run.output
+    assert_rolled_back(lab, campaign.ids_before, campaign.vms_before, HYPERVISORS)
+    for node in FRONTENDS:
+        assert _tables(lab, node) > 10, node
