@@ -209,7 +209,7 @@ def test_there_is_room_for_the_backups(cluster: Cluster, frontend: Node) -> None
     # The configuration copies and the dumps the run writes land on the same file
     # systems: pre-upgrade, replication, `onedb upgrade -b`, `onedb fsck -b`.
     db = database.guard(cluster).get(frontend.name) or database.of(frontend)
-    if db.mysql and not db.local:
+    if db.mysql and not db.local_to(frontend.address):
         cluster.say(f"{frontend}: {db.describe()}: its dumps' size is not known here")
     sizes = survey.backup_sizes_kib(frontend, db)
     cluster.observed.setdefault("backup_kib", {})[frontend.name] = sizes

@@ -23,13 +23,20 @@ if TYPE_CHECKING:
 SQLITE_DB = "/var/lib/one/one.db"
 MYSQL_DATADIR = "/var/lib/mysql"  # Debian's and EL's default
 # What onedb does with the password, said once in the report of a MySQL zone: its
-# backup and restore run `mysqldump|mysql -u USER -p'PASSWORD' ...` through a shell
-# (src/onedb/onedb_backend.rb), which no caller can change.
+# backup and restore (and the dumps of `onedb upgrade -b` and `onedb fsck -b`) run
+# `mysqldump|mysql -u USER -p'PASSWORD' ...` through /bin/sh (src/onedb/onedb_backend.rb),
+# and the shell keeps that command line for as long as the dump or restore lasts, which
+# no caller of onedb can change. Worded so that the redactor's "password <value>" form
+# finds no value to mask in it.
 PROCESS_LIST_NOTE = (
-    "the database is MySQL/MariaDB: the runbook passes onedb no credentials (onedb reads "
-    "oned.conf) and masks the password in the report, the audit log and the terminal; "
-    "onedb itself hands it to mysqldump and mysql as -p'...' on their command line, which "
-    "those clients overwrite as they start, so a process list can show it for that instant"
+    "the database is MySQL/MariaDB: the runbook gives onedb no credentials (onedb reads "
+    "them from oned.conf) and masks the database password, wherever it appears, in the "
+    "report, the audit log and the terminal. onedb itself runs mysqldump and mysql through "
+    "a shell with it as -p'...' on their command line: for as long as each of its dumps "
+    "and restores lasts (backup, restore, upgrade -b, fsck -b), a process list on that "
+    "front-end shows it to any local user (the clients hide their own copy; the shell's "
+    "stays). Nothing given to onedb changes that: keep other users off the front-ends "
+    "during the upgrade, or mount /proc with hidepid=2"
 )
 
 _SECTION = re.compile(r"^\s*DB\s*=\s*\[(?P<body>[^\]]*)\]", re.M)
@@ -49,10 +56,10 @@ class Database:
     def mysql(self) -> bool:
         return self.backend == "mysql"
 
-    @property
-    def local(self) -> bool:
-        """On the front-end itself (its size can be read from the data directory)."""
-        return not self.mysql or self.server in ("", "localhost", "127.0.0.1", "::1")
+    def local_to(self, address: str) -> bool:
+        """On the front-end at `address` itself (its data directory is there to measure):
+        SQLite, or a server named `localhost`, a loopback address or the node's own."""
+        return not self.mysql or self.server in ("", "localhost", "127.0.0.1", "::1", address)
 
     def describe(self) -> str:
         if not self.mysql:
@@ -107,10 +114,10 @@ def guard(cluster: Cluster) -> dict[str, Database]:
     return known
 
 
-def data_path(db: Database) -> str | None:
+def data_path(db: Database, address: str) -> str | None:
     """What a dump is about the size of: SQLite's file, or the MySQL database's data
-    directory when the server is on the front-end (None for a remote server: its own
-    host keeps the data)."""
+    directory when the server is the front-end at `address` (None for a server elsewhere:
+    its own host keeps the data)."""
     if not db.mysql:
         return SQLITE_DB
-    return f"{MYSQL_DATADIR}/{db.name}" if db.local else None
+    return f"{MYSQL_DATADIR}/{db.name}" if db.local_to(address) else None

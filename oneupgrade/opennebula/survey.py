@@ -61,7 +61,7 @@ def backup_sizes_kib(node: Node, db: database.Database) -> dict[str, int]:
     """What step 4 copies: the configuration, and the database (a dump is about the size
     of SQLite's file or of MySQL's data directory)."""
     configuration = used_kib(node, "/etc/one") + used_kib(node, "/var/lib/one/remotes/etc")
-    data = database.data_path(db)
+    data = database.data_path(db, node.address)
     return {"configuration": configuration, "database": used_kib(node, data) if data else 0}
 
 

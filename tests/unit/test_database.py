@@ -37,7 +37,7 @@ MYSQL = """DB = [ BACKEND = "mysql",
 def test_the_shipped_sqlite_section_is_sqlite_and_its_commented_sample_is_ignored() -> None:
     db = database.section(SQLITE)
     assert db == database.Database("sqlite")
-    assert database.data_path(db) == database.SQLITE_DB
+    assert database.data_path(db, "192.0.2.1") == database.SQLITE_DB
 
 
 def test_a_mysql_section_gives_server_user_password_and_database() -> None:
@@ -45,15 +45,18 @@ def test_a_mysql_section_gives_server_user_password_and_database() -> None:
     assert (db.backend, db.server, db.port, db.user, db.passwd, db.name) == (
         "mysql", "localhost", 0, "oneadmin", "s3cr-et_Pass", "opennebula",
     )  # fmt: skip
-    assert db.local
-    assert database.data_path(db) == "/var/lib/mysql/opennebula"
+    assert db.local_to("192.0.2.1")
+    assert database.data_path(db, "192.0.2.1") == "/var/lib/mysql/opennebula"
     assert "s3cr-et_Pass" not in db.describe()
 
 
 def test_a_remote_server_has_no_local_data_to_measure() -> None:
     db = database.section(MYSQL.replace('"localhost"', '"db.example.net"').replace("0,", "3306,"))
-    assert (db.server, db.port, db.local) == ("db.example.net", 3306, False)
-    assert database.data_path(db) is None
+    assert (db.server, db.port, db.local_to("192.0.2.1")) == ("db.example.net", 3306, False)
+    assert database.data_path(db, "192.0.2.1") is None
+    # a server named by the front-end's own address is on it
+    own = database.section(MYSQL.replace('"localhost"', '"192.0.2.1"'))
+    assert database.data_path(own, "192.0.2.1") == "/var/lib/mysql/opennebula"
 
 
 def test_no_db_section_is_sqlite_as_oned_defaults() -> None:
@@ -91,3 +94,9 @@ def test_guard_reads_each_front_end_once_and_hands_the_password_to_the_redactor(
     database.guard(cluster)
     assert nodes["fe1"].ran.count("cat -- /etc/one/oned.conf") == 1
     assert nodes["fe2"].ran.count("cat -- /etc/one/oned.conf") == 2
+
+
+def test_the_report_note_on_the_process_list_survives_the_redactor() -> None:
+    shown = Redactor()(database.PROCESS_LIST_NOTE)
+    assert "masks the database password, wherever it appears" in shown
+    assert "a process list on that front-end shows it to any local user" in shown

@@ -3,16 +3,20 @@
 Each front-end runs its own MariaDB server (Debian's mariadb-server, installed on the
 machine and so seen by every node through its overlays), as production HA front-ends
 keep their database: a fresh data directory in the node's own /var/lib/mysql, listening
-on the node's own address and on the socket in the node's private /run, started by the
-node's `systemctl` as the unit `mariadb`. The `opennebula` database and user are made
-as OpenNebula's "MySQL/MariaDB Backend Setup" says, and oned.conf's DB section points
-at `localhost` (the socket), so it is the same on every front-end, as `rsync /etc/one`
-in the HA guide expects. `down` stops it with the node's other processes, by pid.
+on the node's own address (and on the socket in the node's private /run), started by
+the node's `systemctl` as the unit `mariadb`. The `opennebula` database and user are
+made as OpenNebula's "MySQL/MariaDB Backend Setup" says.
+
+oned.conf's DB section names the node's own address and port 3306, not `localhost`: the
+nodes share one network stack, so no two servers can both listen on 127.0.0.1:3306, and
+onedb runs `mysqldump -h SERVER -P PORT`, which MariaDB's clients take as TCP even for
+`localhost` once a port is given (`-P 0` included). The runbook's step 6 keeps each
+follower's own address in the files that named it, this section included. `down` stops
+the server with the node's other processes, by pid.
 """
 
 from __future__ import annotations
 
-import re
 import secrets
 import shlex
 
@@ -88,25 +92,16 @@ def setup_script(node: NodeSpec, secret: str) -> str:
     )
 
 
-_DB_SECTION = re.compile(r"^DB\s*=\s*\[[^\]]*\]", re.M)
-
-
-def oned_db_section(secret: str) -> str:
-    """oned.conf's DB section for this backend (the sample oned.conf ships, filled in)."""
+def oned_db_section(secret: str, node: NodeSpec) -> str:
+    """oned.conf's DB section for the front-end's own server (the sample oned.conf ships,
+    filled in)."""
     return (
         'DB = [ BACKEND = "mysql",\n'
-        '       SERVER  = "localhost",\n'
-        "       PORT    = 0,\n"
+        f'       SERVER  = "{node.address}",\n'
+        "       PORT    = 3306,\n"
         f'       USER    = "{DB_USER}",\n'
         f'       PASSWD  = "{secret}",\n'
         f'       DB_NAME = "{DB_NAME}",\n'
         "       CONNECTIONS = 25,\n"
         '       COMPARE_BINARY = "no" ]'
     )
-
-
-def with_mysql(oned_conf: str, secret: str) -> str:
-    """oned.conf with its (first, uncommented) DB section replaced by MySQL's."""
-    if not _DB_SECTION.search(oned_conf):
-        raise ValueError("oned.conf has no DB section")
-    return _DB_SECTION.sub(lambda _m: oned_db_section(secret), oned_conf, count=1)

@@ -192,7 +192,7 @@ def bootstrap(
     install(lab, spec, series)
     timings = {"install": time.monotonic() - started}
     fes = spec.frontends
-    db_section = None
+    secret = ""
     if db == "mysql":
         secret = mariadb.password()  # one for the zone: /etc/one is the same on every server
 
@@ -200,9 +200,9 @@ def bootstrap(
             sh(lab, fe.name, mariadb.setup_script(fe, secret), UP_TIMEOUT)
 
         _each(fes, serve)
-        db_section = mariadb.oned_db_section(secret)
         timings["database"] = time.monotonic() - started - timings["install"]
     for fe in fes:
+        db_section = mariadb.oned_db_section(secret, fe) if db == "mysql" else None
         sh(lab, fe.name, configure_script(fe, db_section))
     units = [u for u in FRONTEND_UNITS if u in offered(series)]
     first = fes[0]
