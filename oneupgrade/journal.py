@@ -47,7 +47,7 @@ class Journal:
         empty journal and leaves the file where it is)."""
         try:
             data = json.loads(path.read_text())
-            why = _shape_problem(data)
+            why = shape_problem(data)
         except FileNotFoundError:
             return cls(path, {})
         except OSError as exc:
@@ -210,10 +210,37 @@ class Journal:
             if entry["outcome"] == "passed"
         }
 
+    def adopt(self, data: dict[str, Any], *, keep_aside: bool = False) -> None:
+        """Take another copy of the campaign's journal (the cluster's) as this one; with
+        `keep_aside` the file it replaces is renamed, never deleted."""
+        with self._lock:
+            if keep_aside and self.persist and self.path.exists():
+                self.set_aside = self.path.with_suffix(f".replaced-{int(time.time())}.json")
+                self.path.rename(self.set_aside)
+            self.data = {k: v for k, v in data.items() if k != "written_by"}
+            self.save()
+
+    def bump_seq(self, above: int) -> None:
+        """Number this journal past `above` (a copy it is written over)."""
+        with self._lock:
+            self.data["seq"] = max(int(self.data.get("seq") or 0), above)
+            self.save()
+
+    def snapshot(self, **extra: Any) -> str:
+        """The journal as saved, with `extra` keys, read whole under the lock."""
+        with self._lock:
+            return encode({**self.data, **extra})
+
+    @property
+    def seq(self) -> int:
+        return int(self.data.get("seq") or 0)
+
     def save(self) -> None:
         if not self.persist:
             return
         with self._lock:
+            # every save is numbered: the cluster's copies are ordered by it
+            self.data["seq"] = self.seq + 1
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".journal-", suffix=".tmp")
             try:
@@ -245,7 +272,7 @@ def encode(data: Any, depth: int = 3, pad: str = "") -> str:
     return "{\n" + ",\n".join(items) + "\n" + pad + "}"
 
 
-def _shape_problem(data: Any) -> str:
+def shape_problem(data: Any) -> str:
     """What makes decoded JSON no journal of ours ("" when it is one)."""
     if not isinstance(data, dict):
         return f"a journal is a JSON object, this is a JSON {type(data).__name__}"

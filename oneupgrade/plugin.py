@@ -24,8 +24,10 @@ import pytest
 from pytest_dependency import DependencyManager
 from pytest_html import extras as html_extras
 
-from oneupgrade import report, runlock, signature
+from oneupgrade import clusterjournal, report, runlock, signature
 from oneupgrade.cluster import Cluster
+from oneupgrade.clustercampaign import ClusterCampaign
+from oneupgrade.clusterlock import ClusterLocked
 from oneupgrade.errors import NodesFailed, RunbookError
 from oneupgrade.inventory import (
     Host,
@@ -75,6 +77,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--new-campaign",
         action="store_true",
         help="set an unreadable journal aside and start a new campaign (its facts are lost)",
+    )
+    group.addoption(
+        "--break-lock",
+        metavar="RUN",
+        default=None,
+        help="end the session of run RUN that holds the cluster lock (its controller gone, "
+        "its connection lingering) and take the lock over; the holder is shown first",
+    )
+    group.addoption(
+        "--campaign-from",
+        choices=clusterjournal.CHOICES,
+        default=None,
+        help="when this controller's journal and the cluster's copy are two unordered "
+        "campaigns: take the cluster's (this one kept aside) or write this one over it",
     )
     group.addoption(
         "--hypervisors",
@@ -354,6 +370,15 @@ class RunbookSession:
             self.cluster.add_discovered(self.journal.fact("discovered_hypervisors") or [])
         self.cluster.on_note = self.recorder.note
         self.cluster.on_secret = self.recorder.redactor.add_secret
+        # the campaign's lock and journal on the front-ends (clustercampaign.py)
+        self.on_cluster = ClusterCampaign(
+            self.cluster,
+            self.journal,
+            self.run_id,
+            dry_run=self.dry_run,
+            campaign_from=config.getoption("campaign_from"),
+        )
+        self.break_lock: str | None = config.getoption("break_lock")
         self.cluster.attribution = lambda: self.recorder.attributed(self.recorder.context())
         self.progress = Progress(config, self._running)  # live fan-out progress
         config.pluginmanager.register(self.progress, "oneupgrade-progress")
@@ -473,6 +498,12 @@ class RunbookSession:
         self.recorder.begin(item.nodeid, step[0] if step else None, item.name)
         if self.failed is not None and step_of(item) is not None:
             pytest.skip(f"not run: {self.failed}")
+        if step is not None and step[0] > 0 and self.on_cluster.locked:
+            try:
+                self.on_cluster.ensure()
+            except ClusterLocked as exc:
+                self.failed = f"the cluster lock was lost: {exc}"
+                pytest.exit(f"stopped: {self.failed}", returncode=1)
         if step is not None and not self.dry_run:
             # A run killed inside this step leaves it "running": not passed, so --lf redoes it.
             self.journal.record_step(step_id(item), "running", self.run_id, time.time(), 0.0)
@@ -514,6 +545,8 @@ class RunbookSession:
             return rep  # journaled by pytest_keyboard_interrupt
         if call.when == "teardown" or rep.failed or (rep.skipped and call.when == "setup"):
             self._journal(item, rep)
+        if call.when == "teardown":
+            self.on_cluster.after_step()  # the journal's copies on the front-ends
         return rep
 
     def _attach(
@@ -554,6 +587,35 @@ class RunbookSession:
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         self.stop_on_signals()
+        # Before --lf reads the journal: the cluster may hold a newer one (another
+        # controller's run), or two campaigns that must not be mixed.
+        try:
+            note = self.on_cluster.reconcile()
+        except clusterjournal.CampaignConflict as exc:
+            raise pytest.UsageError(str(exc)) from None
+        if note:
+            self.recorder.event("journal-from-cluster", note=note)
+            self._tell(note)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, object, object]:
+        # The cluster lock, before the first step that may change the cluster: a dry run
+        # or preflight alone never takes it (never blocked, never blocking).
+        changing = any((step_of(i) or (0, ""))[0] > 0 for i in session.items)
+        if changing and not self.dry_run and not session.config.option.collectonly:
+            try:
+                shown = self.on_cluster.lock(self.break_lock)
+            except ClusterLocked as exc:
+                self.recorder.event("cluster-locked", reason=str(exc))
+                pytest.exit(f"refused: {exc}", returncode=4)
+            for line in shown:
+                self.recorder.event("cluster-lock", note=line)
+                if line.startswith(tuple(n.name for n in self.cluster.frontends)):
+                    self._tell(line)  # a broken lock: shown as it is done
+        try:
+            return (yield)
+        finally:
+            self.on_cluster.finish()
 
     def stop_on_signals(self) -> None:
         """SIGTERM (a service manager, `kill`) and SIGHUP (the operator's terminal or SSH

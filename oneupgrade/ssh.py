@@ -86,6 +86,33 @@ class CommandResult:
 Observer = Callable[[CommandResult, str | None], None]
 
 
+class Held:
+    """A command kept running on a node by an open channel (see `Node.hold`)."""
+
+    def __init__(self, node: str, chan: paramiko.Channel) -> None:
+        self.node = node
+        self._chan = chan
+
+    @property
+    def alive(self) -> bool:
+        chan = self._chan
+        transport = chan.get_transport()
+        return not (chan.closed or chan.exit_status_ready() or transport is None
+                    or not transport.is_active())  # fmt: skip
+
+    def release(self, wait: float = 5.0) -> None:
+        """Close the command's stdin (it ends), then the channel."""
+        try:
+            self._chan.shutdown_write()
+            end = time.monotonic() + wait
+            while not self._chan.exit_status_ready() and time.monotonic() < end:
+                time.sleep(0.02)
+        except (paramiko.SSHException, OSError, EOFError):
+            pass
+        finally:
+            self._chan.close()
+
+
 @dataclass
 class Node:
     """One cluster node reached over SSH (see the module docstring for its lifecycle)."""
@@ -408,6 +435,44 @@ class Node:
             raise _Lost(bytes(out), bytes(err)) from None
         finally:
             chan.close()
+
+    def hold(
+        self, command: str, ready: str, *, timeout: float | None = None
+    ) -> Held | CommandResult:
+        """Start `command` with its stdin left open for as long as this connection lives,
+        and wait until it prints the line `ready`: then it is Held (release() closes its
+        stdin). A command that ended (or timed out) first gives its CommandResult.
+        Recorded as a command that changes nothing on the cluster."""
+        deadline = timeout if timeout is not None else self.settings.command_timeout
+        started = time.time()
+        chan = self._channel()
+        out, err = bytearray(), bytearray()
+        try:
+            chan.exec_command(self._wrap(command, 0, None))  # `timeout 0`: no deadline
+            if self._sudo_feed and self._uses_sudo and self.become_password is not None:
+                chan.sendall(self.become_password.encode() + b"\n")
+            end = time.monotonic() + deadline
+            while ready.encode() + b"\n" not in out and time.monotonic() < end:
+                if chan.exit_status_ready() and not chan.recv_ready():
+                    break
+                select.select([chan.fileno()], [], [], 0.2)
+                while chan.recv_ready():
+                    out += chan.recv(65536)
+                while chan.recv_stderr_ready():
+                    err += chan.recv_stderr(65536)
+        except (paramiko.SSHException, OSError, EOFError):
+            chan.close()
+            result = self._result(command, -1, bytes(out), bytes(err), started, False)
+            self._observe(result, "connection lost")
+            raise ConnectionLost(result, False) from None
+        held = ready.encode() + b"\n" in out
+        status = 0 if held else (chan.recv_exit_status() if chan.exit_status_ready() else 124)
+        result = self._result(command, status, bytes(out), bytes(err), started, False)
+        self._observe(result, None if held else "ended before it held")
+        if held:
+            return Held(self.name, chan)
+        chan.close()
+        return result
 
     # -- files ---------------------------------------------------------------------
 

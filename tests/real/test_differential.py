@@ -226,16 +226,31 @@ def mysql_labs(labs: dict[str, Lab], real_mysql_lab: Lab) -> dict[str, Lab]:
     return {"sim": labs["sim"], "real": real_mysql_lab}
 
 
+def _db_server(lab: Lab, node: str) -> str:
+    _, conf, _ = lab.run(node, "cat /etc/one/oned.conf")
+    return database.section(conf).server
+
+
+def _mysql_answers(labs: dict[str, Lab], node: str, command: str) -> dict[str, tuple[int, str]]:
+    """The answers with each tier's DB server as SERVER: the simulation's oned.conf names
+    localhost, the real lab's each front-end's own address (lab/real/mariadb.py)."""
+    answers = _refusal(labs, node, command)
+    servers = {tier: _db_server(lab, node) for tier, lab in labs.items()}
+    return {t: (rc, text.replace(servers[t], "SERVER")) for t, (rc, text) in answers.items()}
+
+
 def test_the_mysql_lab_is_mysql_on_both_tiers(mysql_labs: dict[str, Lab]) -> None:
     for tier, lab in mysql_labs.items():
         _, conf, _ = lab.run("fe1", "cat /etc/one/oned.conf")
         db = database.section(conf)
-        assert (db.backend, db.server, db.name) == ("mysql", "localhost", "opennebula"), tier
+        assert (db.backend, db.user, db.name) == ("mysql", "oneadmin", "opennebula"), tier
+    assert _db_server(mysql_labs["sim"], "fe1") == "localhost"
+    assert _db_server(mysql_labs["real"], "fe1") == mysql_labs["real"].address("fe1")
 
 
 def test_onedb_backup_to_a_file_reads_alike_on_mysql(mysql_labs: dict[str, Lab]) -> None:
     file = "/var/lib/one/differential-mysql.sql"
-    answers = _refusal(mysql_labs, "fe2", f"onedb backup {file}")
+    answers = _mysql_answers(mysql_labs, "fe2", f"onedb backup {file}")
     assert answers["sim"] == answers["real"]
     assert answers["real"] == (
         0,
@@ -243,18 +258,18 @@ def test_onedb_backup_to_a_file_reads_alike_on_mysql(mysql_labs: dict[str, Lab])
         "Use 'onedb restore' or restore the DB using the mysql command:\n"
         "mysql -u user -h server -P port db_name < backup_file",
     )
-    again = _refusal(mysql_labs, "fe2", f"onedb backup {file}")
+    again = _mysql_answers(mysql_labs, "fe2", f"onedb backup {file}")
     assert again["sim"] == again["real"]
     assert again["real"] == (255, f"File {file} exists, backup aborted. Use -f to overwrite.")
 
 
 def test_onedb_backup_names_its_own_file_alike_on_mysql(mysql_labs: dict[str, Lab]) -> None:
-    answers = _refusal(mysql_labs, "fe3", "onedb backup")
+    answers = _mysql_answers(mysql_labs, "fe3", "onedb backup")
     stamp = re.compile(r"\d{4}-\d{1,2}-\d{1,2}_\d{1,2}:\d{1,2}:\d{1,2}")
     named = {t: (rc, stamp.sub("DATE", text)) for t, (rc, text) in answers.items()}
     assert named["sim"] == named["real"]
     assert named["real"][1].startswith(
-        "MySQL dump stored in /var/lib/one/mysql_localhost_opennebula_DATE.sql\n"
+        "MySQL dump stored in /var/lib/one/mysql_SERVER_opennebula_DATE.sql\n"
     ), named["real"]
 
 
@@ -265,21 +280,21 @@ def test_onedb_restore_refuses_an_existing_mysql_database_alike(
     for tier, lab in mysql_labs.items():
         rc, out, err = lab.run("fe3", f"onedb backup {file}")
         assert rc == 0, (tier, out + err)
-    running = _refusal(mysql_labs, "fe3", f"onedb restore {file}")
+    running = _mysql_answers(mysql_labs, "fe3", f"onedb restore {file}")
     assert running["sim"] == running["real"]
     assert running["real"][0] == 255
     for lab in mysql_labs.values():
         lab.run("fe3", "systemctl stop opennebula", timeout=120)
     try:
-        stopped = _refusal(mysql_labs, "fe3", f"onedb restore {file}")
-        missing = _refusal(mysql_labs, "fe3", "onedb restore -f /var/lib/one/no-such-dump.sql")
+        stopped = _mysql_answers(mysql_labs, "fe3", f"onedb restore {file}")
+        missing = _mysql_answers(mysql_labs, "fe3", "onedb restore -f /var/lib/one/no-dump.sql")
     finally:
         for lab in mysql_labs.values():
             lab.run("fe3", "systemctl start opennebula", timeout=120)
     assert stopped["sim"] == stopped["real"]
     assert stopped["real"] == (
         255,
-        "MySQL database opennebula at localhost exists, use -f to overwrite.",
+        "MySQL database opennebula at SERVER exists, use -f to overwrite.",
     )
     assert missing["sim"] == missing["real"]
     assert missing["real"][0] == 255
