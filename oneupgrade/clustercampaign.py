@@ -5,12 +5,13 @@ journal's copies on the front-ends (clusterjournal.py), in the order a run needs
     keeper.reconcile()        # at the start: the newest journal of the campaign, said
     keeper.lock(break_run)    # before the first step that may change the cluster
     keeper.ensure()           # before each such step: the lock still held everywhere
-    keeper.after_step()       # the journal written to the front-ends the lock holds
+    keeper.after_step()       # at each step's end: the journal to the front-ends the lock holds
     keeper.finish()           # a last write, then the lock released
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 
@@ -28,6 +29,8 @@ class ClusterCampaign:
     run_id: str
     dry_run: bool = False
     campaign_from: str | None = None  # --campaign-from cluster|local
+    # how this bookkeeping is recorded: in the audit log, in no report row of a step
+    carry: Callable[[], AbstractContextManager[None]] = nullcontext
     notes: list[str] = field(default_factory=list)
     _lock: ClusterLock | None = None
     _published: int = -1  # the journal's seq last written to the cluster
@@ -36,7 +39,7 @@ class ClusterCampaign:
         """Read the front-ends' copies and set the local journal against them (raises
         CampaignConflict for two unordered campaigns)."""
         note = clusterjournal.reconcile(
-            self.journal, self.cluster.frontends, self.campaign_from, self._carry
+            self.journal, self.cluster.frontends, self.campaign_from, self.carry
         )
         if note:
             self.notes.append(note)
@@ -51,7 +54,7 @@ class ClusterCampaign:
         returns what to show. Raises ClusterLocked."""
         lock = self._lock or ClusterLock(self.cluster, self.run_id, self.cluster.procedure)
         self._lock = lock
-        with self._carry():
+        with self.carry():
             shown = lock.break_lock(break_run) if break_run else []
             taken = lock.acquire()
         shown.append(f"cluster lock held on {', '.join(taken)} by run {self.run_id}")
@@ -63,7 +66,7 @@ class ClusterCampaign:
         """Before a step that may change the cluster: the lock held on every front-end it
         was taken on (a dropped connection lost it there: taken again, or refused)."""
         if self._lock is not None:
-            with self._carry():
+            with self.carry():
                 self._lock.acquire()
 
     def after_step(self) -> None:
@@ -72,16 +75,11 @@ class ClusterCampaign:
         assert self._lock is not None
         nodes = [self.cluster.nodes[name] for name in self._lock.holds]
         try:
-            clusterjournal.publish(self.journal, nodes, self._carry)
+            clusterjournal.publish(self.journal, nodes, self.carry)
         except RunbookError as exc:  # the next step writes it again
             self.notes.append(f"the journal could not be written to the cluster: {exc}")
             return
         self._published = self.journal.seq
-
-    def _carry(self) -> AbstractContextManager[None]:
-        """This bookkeeping in the audit log, in no report row of a step."""
-        carry = self.cluster.attribution
-        return carry() if carry is not None else nullcontext()
 
     def finish(self) -> None:
         try:

@@ -377,7 +377,9 @@ class RunbookSession:
             self.run_id,
             dry_run=self.dry_run,
             campaign_from=config.getoption("campaign_from"),
+            carry=lambda: self.recorder.attributed((None, None, "cluster campaign")),
         )
+        self._journal_step: int | None = None  # the step whose journal the cluster has
         self.break_lock: str | None = config.getoption("break_lock")
         self.cluster.attribution = lambda: self.recorder.attributed(self.recorder.context())
         self.progress = Progress(config, self._running)  # live fan-out progress
@@ -498,6 +500,10 @@ class RunbookSession:
         self.recorder.begin(item.nodeid, step[0] if step else None, item.name)
         if self.failed is not None and step_of(item) is not None:
             pytest.skip(f"not run: {self.failed}")
+        if step is not None and step[0] != self._journal_step:
+            # a step's end: the journal's copies on the front-ends (clusterjournal.py)
+            self.on_cluster.after_step()
+            self._journal_step = step[0]
         if step is not None and step[0] > 0 and self.on_cluster.locked:
             try:
                 self.on_cluster.ensure()
@@ -545,8 +551,8 @@ class RunbookSession:
             return rep  # journaled by pytest_keyboard_interrupt
         if call.when == "teardown" or rep.failed or (rep.skipped and call.when == "setup"):
             self._journal(item, rep)
-        if call.when == "teardown":
-            self.on_cluster.after_step()  # the journal's copies on the front-ends
+        if rep.failed:
+            self.on_cluster.after_step()  # the cluster's copy knows the failure at once
         return rep
 
     def _attach(
@@ -589,6 +595,8 @@ class RunbookSession:
         self.stop_on_signals()
         # Before --lf reads the journal: the cluster may hold a newer one (another
         # controller's run), or two campaigns that must not be mixed.
+        if session.config.option.collectonly:
+            return
         try:
             note = self.on_cluster.reconcile()
         except clusterjournal.CampaignConflict as exc:

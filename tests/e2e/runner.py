@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -227,3 +228,44 @@ def wait_for_step(report_dir: Path, module: str, outcome: str, limit: float = 12
             return
         time.sleep(0.05)
     raise AssertionError(f"the run never had {module} {outcome}")
+
+
+class CmdlineWatch:
+    """Samples every process's command line on this machine (the lab's nodes share its
+    /proc) while the runbook runs: the password must never be on one."""
+
+    def __init__(self, secret: str) -> None:
+        self.secret = secret.encode()
+        self.hits: list[str] = []
+        self.argvs: set[tuple[str, ...]] = set()  # the command lines it was on, masked
+        self.sudo_seen = 0
+        self.samples = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def __enter__(self) -> CmdlineWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self.samples += 1
+            for pid in os.listdir("/proc"):
+                if not pid.isdigit():
+                    continue
+                try:
+                    with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                        cmdline = fh.read()
+                except OSError:
+                    continue
+                if self.secret in cmdline:
+                    self.hits.append(cmdline.replace(b"\0", b" ").decode(errors="replace"))
+                    words = cmdline.rstrip(b"\0").replace(self.secret, b"<secret>").split(b"\0")
+                    self.argvs.add(tuple(w.decode(errors="replace") for w in words))
+                if cmdline.startswith(b"sudo\0-k\0-S\0"):
+                    self.sudo_seen += 1
+            time.sleep(0.005)

@@ -25,6 +25,7 @@ from oneupgrade.lab.keys import new_ed25519, write_private
 from oneupgrade.ssh import Gateways, Node
 from tests.e2e.conftest import LabFactory
 from tests.e2e.runner import (
+    CmdlineWatch,
     Run,
     assert_healthy_at,
     hosts,
@@ -192,44 +193,6 @@ def test_front_ends_behind_a_jump_host_are_upgraded_through_proxyjump(
     assert_healthy_at(lab, "7.0", ids, enabled)
     # The runbook logged in to the jump host once for the three nodes behind it.
     assert log.read_text().count("Accepted publickey for admin") - before == 1
-
-
-class CmdlineWatch:
-    """Samples every process's command line on this machine (the lab's nodes share its
-    /proc) while the runbook runs: the password must never be on one."""
-
-    def __init__(self, secret: str) -> None:
-        self.secret = secret.encode()
-        self.hits: list[str] = []
-        self.sudo_seen = 0
-        self.samples = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-
-    def __enter__(self) -> CmdlineWatch:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            self.samples += 1
-            for pid in os.listdir("/proc"):
-                if not pid.isdigit():
-                    continue
-                try:
-                    with open(f"/proc/{pid}/cmdline", "rb") as fh:
-                        cmdline = fh.read()
-                except OSError:
-                    continue
-                if self.secret in cmdline:
-                    self.hits.append(cmdline.replace(b"\0", b" ").decode(errors="replace"))
-                if cmdline.startswith(b"sudo\0-k\0-S\0"):
-                    self.sudo_seen += 1
-            time.sleep(0.005)
 
 
 def test_a_sudo_login_with_a_password_upgrades_and_the_password_appears_nowhere(

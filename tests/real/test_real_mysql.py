@@ -15,8 +15,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +23,7 @@ import pytest
 
 from oneupgrade.lab import Lab
 from oneupgrade.opennebula import database
-from tests.e2e.runner import Run, run_runbook, server_ids, sh
+from tests.e2e.runner import CmdlineWatch, Run, run_runbook, server_ids, sh
 from tests.real.test_real_upgrade import (
     FRONTENDS,
     HYPERVISORS,
@@ -57,40 +55,6 @@ def _password(lab: Lab) -> str:
     return db.passwd
 
 
-class ProcessWatch:
-    """Every command line on this machine that holds `secret`, sampled every few ms
-    (the lab's nodes share the machine's process table)."""
-
-    def __init__(self, secret: str) -> None:
-        self.secret = secret.encode()
-        self.seen: set[tuple[str, ...]] = set()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._watch, daemon=True)
-
-    def __enter__(self) -> ProcessWatch:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _watch(self) -> None:
-        while not self._stop.is_set():
-            for pid in os.listdir("/proc"):
-                if not pid.isdigit():
-                    continue
-                try:
-                    with open(f"/proc/{pid}/cmdline", "rb") as fh:
-                        raw = fh.read()
-                except OSError:
-                    continue
-                if self.secret in raw:
-                    words = raw.rstrip(b"\0").replace(self.secret, b"<secret>").split(b"\0")
-                    self.seen.add(tuple(w.decode(errors="replace") for w in words))
-            time.sleep(0.005)
-
-
 @dataclass
 class Campaign:
     lab: Lab
@@ -112,12 +76,12 @@ def campaign(real_mysql_lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> I
     try:
         secret = _password(lab)
         ids, vms = server_ids(lab), {v["ID"] for v in _vms(lab)}
-        with ProcessWatch(secret) as watch:
+        with CmdlineWatch(secret) as watch:
             lab.fault("fe3", "onedb restore", times=1, action="exit", exit_code=255)
             failed = run_runbook(lab, reports, timeout=1800)
             lab.clear_faults()
             resumed = run_runbook(lab, second, "--lf", timeout=1800)
-        yield Campaign(lab, reports, second, secret, ids, vms, failed, resumed, watch.seen)
+        yield Campaign(lab, reports, second, secret, ids, vms, failed, resumed, watch.argvs)
     finally:
         lab.down()  # the lab is this module's to end (see conftest)
 
