@@ -254,7 +254,18 @@ def ensure(release: str) -> Build:
         apt_install(BUILD_DEPENDS + RUNTIME_DEPENDS + MYSQL_SERVER)
         compile_source(build)
         stage(build)
+        _forget_other_options(build)
     return build
+
+
+def _forget_other_options(build: Build) -> None:
+    """The objects and stages of this source built with other scons options (an earlier
+    recipe): a kept machine would otherwise keep both, 2 GB and more."""
+    prefix = f"{build.release}-{build.sha256[:12]}"
+    for folder, mine in ((CACHE / "src", build.src), (CACHE / "stage", build.stage)):
+        for old in folder.glob(f"{prefix}*"):
+            if old != mine and not old.name.startswith(build.key):
+                shutil.rmtree(old, ignore_errors=True)
 
 
 _RELEASE = re.compile(r"^\d+\.\d+\.\d+$")
