@@ -59,7 +59,8 @@ class ClusterCampaign:
             taken = lock.acquire()
         shown.append(f"cluster lock held on {', '.join(taken)} by run {self.run_id}")
         self.notes.extend(shown)
-        self.after_step()  # a journal newer than the cluster's goes back now
+        self.journal.flush()  # what preflight recorded, kept in memory until now
+        self.after_step()  # and to the cluster (a journal newer than its copy goes back)
         return shown
 
     def ensure(self) -> None:

@@ -32,6 +32,9 @@ class Journal:
     data: dict[str, Any] = field(default_factory=dict)
     # A dry run reads the journal but never writes it: a plan changes nothing.
     persist: bool = True
+    # Saves kept in memory until `flush`: a run writes its journal only once it holds
+    # the cluster lock (clusterlock.py), so a refused run forks no copy of the campaign.
+    deferred: bool = False
     # where an unreadable journal was put by --new-campaign (None: nothing set aside)
     set_aside: Path | None = None
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
@@ -218,7 +221,8 @@ class Journal:
                 self.set_aside = self.path.with_suffix(f".replaced-{int(time.time())}.json")
                 self.path.rename(self.set_aside)
             self.data = {k: v for k, v in data.items() if k != "written_by"}
-            self.save()
+            if self.persist:
+                self._write()  # the copy as it is: its number is the cluster's
 
     def bump_seq(self, above: int) -> None:
         """Number this journal past `above` (a copy it is written over)."""
@@ -235,12 +239,23 @@ class Journal:
     def seq(self) -> int:
         return int(self.data.get("seq") or 0)
 
+    def flush(self) -> None:
+        """Write what deferred saves kept in memory, and save at once from now on."""
+        with self._lock:
+            self.deferred = False
+            self.save()
+
     def save(self) -> None:
         if not self.persist:
             return
         with self._lock:
             # every save is numbered: the cluster's copies are ordered by it
             self.data["seq"] = self.seq + 1
+            if not self.deferred:
+                self._write()
+
+    def _write(self) -> None:
+        with self._lock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".journal-", suffix=".tmp")
             try:

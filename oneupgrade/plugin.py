@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Generator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 
 import pytest
 from pytest_dependency import DependencyManager
@@ -380,6 +380,9 @@ class RunbookSession:
             carry=lambda: self.recorder.attributed((None, None, "cluster campaign")),
         )
         self._journal_step: int | None = None  # the step whose journal the cluster has
+        self.refused: str | None = None  # why the cluster lock refused this run
+        # written only once the run holds the cluster lock (Journal.deferred)
+        self.journal.deferred = not self.dry_run
         self.break_lock: str | None = config.getoption("break_lock")
         self.cluster.attribution = lambda: self.recorder.attributed(self.recorder.context())
         self.progress = Progress(config, self._running)  # live fan-out progress
@@ -504,12 +507,8 @@ class RunbookSession:
             # a step's end: the journal's copies on the front-ends (clusterjournal.py)
             self.on_cluster.after_step()
             self._journal_step = step[0]
-        if step is not None and step[0] > 0 and self.on_cluster.locked:
-            try:
-                self.on_cluster.ensure()
-            except ClusterLocked as exc:
-                self.failed = f"the cluster lock was lost: {exc}"
-                pytest.exit(f"stopped: {self.failed}", returncode=1)
+        if step is not None and step[0] > 0 and self.failed is None and not self.dry_run:
+            self._hold_the_cluster()
         if step is not None and not self.dry_run:
             # A run killed inside this step leaves it "running": not passed, so --lf redoes it.
             self.journal.record_step(step_id(item), "running", self.run_id, time.time(), 0.0)
@@ -607,23 +606,37 @@ class RunbookSession:
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, object, object]:
-        # The cluster lock, before the first step that may change the cluster: a dry run
-        # or preflight alone never takes it (never blocked, never blocking).
-        changing = any((step_of(i) or (0, ""))[0] > 0 for i in session.items)
-        if changing and not self.dry_run and not session.config.option.collectonly:
-            try:
-                shown = self.on_cluster.lock(self.break_lock)
-            except ClusterLocked as exc:
-                self.recorder.event("cluster-locked", reason=str(exc))
-                pytest.exit(f"refused: {exc}", returncode=4)
-            for line in shown:
-                self.recorder.event("cluster-lock", note=line)
-                if line.startswith(tuple(n.name for n in self.cluster.frontends)):
-                    self._tell(line)  # a broken lock: shown as it is done
         try:
             return (yield)
         finally:
-            self.on_cluster.finish()
+            self.on_cluster.finish()  # the journal's last copy; the lock released
+
+    def _hold_the_cluster(self) -> None:
+        """The cluster lock, before the first step after preflight (which changes
+        nothing and names unreachable nodes best): a dry run or preflight alone never
+        takes it, so read-only runs are never blocked and never block. Refused: the run
+        stops here (exit 4) and writes no journal (see Journal.deferred)."""
+        if self.on_cluster.locked:
+            try:
+                self.on_cluster.ensure()
+            except ClusterLocked as exc:
+                self._refuse(f"the cluster lock was lost: {exc}", 1)
+            return
+        try:
+            shown = self.on_cluster.lock(self.break_lock)
+        except ClusterLocked as exc:
+            self._refuse(str(exc), 4)
+        for line in shown:
+            self.recorder.event("cluster-lock", note=line)
+            if not line.startswith("cluster lock held"):
+                self._tell(line)  # a broken lock: shown as it is done
+
+    def _refuse(self, reason: str, code: int) -> NoReturn:
+        self.refused = reason
+        self.current = None  # no step of ours was under way: nothing to mark interrupted
+        self.recorder.event("cluster-locked", reason=reason)
+        self.recorder.halted(f"refused: {reason}")
+        pytest.exit(f"refused: {reason}", returncode=code)
 
     def stop_on_signals(self) -> None:
         """SIGTERM (a service manager, `kill`) and SIGHUP (the operator's terminal or SSH
@@ -650,6 +663,8 @@ class RunbookSession:
         self._signals.clear()
 
     def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        if self.refused is not None:
+            return  # refused before any change (the cluster lock): nothing to stop
         running = self.cluster.interrupt()
         item = self.current
         if item is not None and step_of(item) is None:
@@ -685,8 +700,14 @@ class RunbookSession:
 
     def _tell(self, text: str) -> None:
         terminal = self.config.pluginmanager.get_plugin("terminalreporter")
+        capman = self.config.pluginmanager.get_plugin("capturemanager")
         try:
-            if terminal is not None:
+            if terminal is None:
+                return
+            if capman is None:
+                terminal.write_line(text)
+                return
+            with capman.global_and_fixture_disabled():  # also while a test's output is captured
                 terminal.write_line(text)
         except OSError:
             pass  # the terminal is gone (SIGHUP): the audit log has it

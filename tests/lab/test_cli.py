@@ -86,6 +86,8 @@ def test_up_status_node_down(lab_cli: Cli, tmp_path: Path) -> None:
         ["fault", "--node", "fe1"],
         ["node", "stop", "fe1"],
         ["up", "--os", "windows"],
+        ["up", "--db", "mysql"],  # the simulation's front-ends are MySQL's already
+        ["up", "--db", "oracle", "--opennebula", "real"],
     ],
 )
 def test_errors_are_one_line_and_exit_2(lab_cli: Cli, tmp_path: Path, args: list[str]) -> None:

@@ -51,7 +51,7 @@ def test_a_controller_without_a_journal_takes_the_newest_copy_and_says_so(tmp_pa
     assert journal.campaign is not None
     assert journal.campaign["id"] == "A"
     saved = json.loads((tmp_path / "journal.json").read_text())
-    assert saved["seq"] == 13  # taken, then saved here: one save further on
+    assert saved["seq"] == 12  # the copy as it is: its number is the cluster's
 
 
 def test_a_newer_local_journal_is_kept_to_be_written_back(tmp_path: Path) -> None:
