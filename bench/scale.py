@@ -441,9 +441,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--forks", type=int, default=10)
     parser.add_argument("--keep", type=Path, default=None, help="keep lab files and reports here")
     parser.add_argument("--overlap-followers", action="store_true", help="run the runbook with it")
+    parser.add_argument(
+        "--no-by-hand", action="store_true", help="skip the by-hand comparison (minutes serially)"
+    )
     args = parser.parse_args(argv)
     extra = ("--overlap-followers",) if args.overlap_followers else ()
-    return run(args.frontends, args.hypervisors, args.forks, args.keep, extra)
+    return run(
+        args.frontends, args.hypervisors, args.forks, args.keep, extra, by_hand=not args.no_by_hand
+    )
 
 
 if __name__ == "__main__":
