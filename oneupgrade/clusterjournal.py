@@ -51,8 +51,7 @@ class Copy:
 
     @property
     def campaign_id(self) -> str | None:
-        campaign = self.data.get("campaign") or {}
-        return str(campaign["id"]) if campaign.get("id") else None
+        return _campaign_id(self.data)
 
 
 Carry = Callable[[], AbstractContextManager[None]]

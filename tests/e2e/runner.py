@@ -79,6 +79,18 @@ def run_runbook(
     return Run(result.returncode, result.stdout, result.stderr, report_dir, audit, html)
 
 
+def step_of(record: dict[str, Any]) -> int:
+    """The runbook step an audit record belongs to (-1: none)."""
+    return int(str(record.get("step", "-1")).split(":")[0] or -1)
+
+
+def changes_in_steps(run: Run, steps: range) -> list[str]:
+    """The changing commands the run ran in `steps`, as `node: command`."""
+    return [
+        f"{r['node']}: {r['command']}" for r in run.commands(mutating=True) if step_of(r) in steps
+    ]
+
+
 def sh(lab: Lab, node: str, command: str) -> str:
     rc, out, err = lab.run(node, command)
     assert rc == 0, f"{node}$ {command}\nexit {rc}\n{out}{err}"

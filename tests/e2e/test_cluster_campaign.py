@@ -16,17 +16,15 @@ from oneupgrade.lab import Lab
 from tests.e2e.conftest import LabFactory
 from tests.e2e.runner import (
     assert_healthy_at,
+    changes_in_steps,
     hosts,
     run_runbook,
     runbook_in_background,
     sh,
     state_before,
+    step_of,
     wait_for_step,
 )
-
-
-def _step(record: dict[str, Any]) -> int:
-    return int(str(record.get("step", "-1")).split(":")[0] or -1)
 
 
 def _lock_free(lab: Lab, node: str) -> bool:
@@ -97,8 +95,7 @@ def test_a_run_killed_in_step_6_is_resumed_from_another_controller(
     resumed = run_runbook(lab, second_dir, "--lf")
     assert resumed.returncode == 0, resumed.output[-4000:]
     assert "campaign journal taken from the cluster" in resumed.output
-    early = [r["command"] for r in resumed.commands(mutating=True) if _step(r) in range(6)]
-    assert early == []
+    assert changes_in_steps(resumed, range(6)) == []
     states = {h["NAME"]: h["STATE"] for h in hosts(lab)}
     assert states == {"hv1": "2", "hv2": "4", "hv3": "2"}, states  # hv2 disabled as before
     assert_healthy_at(lab, "7.0", ids, enabled)
@@ -166,7 +163,7 @@ def test_two_unordered_campaigns_are_refused_with_both_described_and_a_choice(
     chosen = run_runbook(lab, other, "--campaign-from", "cluster", "--lf")
     assert chosen.returncode == 0, chosen.output[-3000:]
     assert list((other / cluster).glob("journal.replaced-*.json")), "the local journal was lost"
-    steps = {_step(r) for r in chosen.commands(mutating=True)}
+    steps = {step_of(r) for r in chosen.commands(mutating=True)}
     assert steps == {9}, steps  # the cluster's campaign went on where it was
 
 

@@ -12,8 +12,8 @@ import pytest
 from oneupgrade.lab import Lab
 from tests.e2e.conftest import LabFactory
 from tests.e2e.runner import (
-    Run,
     assert_healthy_at,
+    changes_in_steps,
     run_runbook,
     runbook_in_background,
     sh,
@@ -21,16 +21,6 @@ from tests.e2e.runner import (
     wait_for_step,
     zone,
 )
-
-
-def _step(record: dict[str, Any]) -> int:
-    return int(str(record.get("step", "-1")).split(":")[0] or -1)
-
-
-def _changes_in_steps(run: Run, steps: range) -> list[str]:
-    return [
-        f"{r['node']}: {r['command']}" for r in run.commands(mutating=True) if _step(r) in steps
-    ]
 
 
 def test_a_failed_install_on_a_follower_stops_step_5_and_lf_completes(
@@ -47,7 +37,7 @@ def test_a_failed_install_on_a_follower_stops_step_5_and_lf_completes(
     resumed = run_runbook(lab, report_dir, "--lf")
     assert resumed.returncode == 0, resumed.output
     assert "satisfied by earlier run(s)" in resumed.output
-    assert _changes_in_steps(resumed, range(5)) == []
+    assert changes_in_steps(resumed, range(5)) == []
     assert_healthy_at(lab, "7.0", ids, enabled)
 
 
@@ -87,7 +77,7 @@ def test_a_failed_restore_is_redone_by_lf_on_that_follower_only(
     lab.clear_faults()
     resumed = run_runbook(lab, report_dir, "--lf")
     assert resumed.returncode == 0, resumed.output
-    assert _changes_in_steps(resumed, range(6)) == []
+    assert changes_in_steps(resumed, range(6)) == []
     restores = [r for r in resumed.commands(mutating=True) if "onedb restore" in r["command"]]
     assert [r["node"] for r in restores] == ["fe3"]
     assert_healthy_at(lab, "7.0", ids, enabled)
@@ -107,7 +97,7 @@ def test_a_failed_hypervisor_is_the_only_work_lf_redoes(
     assert resumed.returncode == 0, resumed.output
     touched = {r["node"] for r in resumed.commands(mutating=True) if r["node"].startswith("hv")}
     assert touched == {"hv2"}
-    assert _changes_in_steps(resumed, range(9)) == []
+    assert changes_in_steps(resumed, range(9)) == []
     assert_healthy_at(lab, "7.0", ids, enabled)
 
 
@@ -147,7 +137,7 @@ def test_a_fault_stops_its_step_and_lf_completes(
     assert re.search(rf"STOPPED: step {step} '[^']+' failed", first.output), first.output[-3000:]
     resumed = run_runbook(lab, report_dir, "--lf")
     assert resumed.returncode == 0, resumed.output
-    assert _changes_in_steps(resumed, range(step)) == []
+    assert changes_in_steps(resumed, range(step)) == []
     assert_healthy_at(lab, "7.0", ids, enabled)
 
 
@@ -162,7 +152,7 @@ def test_lf_completes_after_the_run_was_killed_in_step_5(
     time.sleep(3.0)  # what the killed run left running on the nodes finishes
     resumed = run_runbook(lab, report_dir, "--lf")
     assert resumed.returncode == 0, resumed.output
-    assert _changes_in_steps(resumed, range(5)) == []
+    assert changes_in_steps(resumed, range(5)) == []
     assert_healthy_at(lab, "7.0", ids, enabled)
 
 
@@ -247,5 +237,5 @@ def test_a_driver_oned_could_not_load_fails_step_8_naming_it(
     assert rc == 0, out + err
     resumed = run_runbook(lab, report_dir, "--lf")
     assert resumed.returncode == 0, resumed.output
-    assert _changes_in_steps(resumed, range(8)) == []
+    assert changes_in_steps(resumed, range(8)) == []
     assert_healthy_at(lab, "7.0", ids, enabled)
