@@ -43,14 +43,14 @@ test: lint real-build
 	$(PY) -m pytest
 
 demo: setup
-	$(PY) -m oneupgrade.demo
+	$(PY) -m onelab.demo
 
 # Builds (or finds cached) every OpenNebula release of ../shared/opennebula and its repository.
 real-build: setup
-	$(PY) -m oneupgrade.lab.real
+	$(PY) -m onelab.real
 
 demo-real: setup
-	$(PY) -m oneupgrade.demo --opennebula real
+	$(PY) -m onelab.demo --opennebula real
 
 bench: setup
 	$(PY) -m bench.scale

@@ -1,1 +1,1 @@
-pytest_plugins = ["oneupgrade.plugin"]
+pytest_plugins = ["oneupgrade.plugin.hooks"]

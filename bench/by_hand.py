@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from oneupgrade.lab import Lab
+from onelab import Lab
 
 __all__ = ["ByHand", "run_by_hand"]
 

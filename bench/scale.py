@@ -32,7 +32,7 @@ with `vs by hand: S x serial, P x parallel` appended when the by-hand runs ran.
 The critical-path model follows the work's dependencies, not the order the runbook
 happened to run it in. Every executed command of the audit log gets the latency
 the simulation slept for it, found by the simulation's own matching
-(`oneupgrade.lab.sim.faults.matches` over the tokens of the simulated tool in the
+(`onelab.sim.faults.matches` over the tokens of the simulated tool in the
 command): the sum of the matching tool rules, plus the package managers'
 pseudo-latencies "<tool> download" (when the transaction fetched packages: apt
 says "Need to get N MB", dnf lists the downloaded rpms) and "<tool> install" (when
@@ -78,9 +78,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.by_hand import run_by_hand
-from oneupgrade.invoke import ROOT, runbook_argv
-from oneupgrade.lab import Lab
-from oneupgrade.lab.sim import faults, pool, raft
+from onelab import Lab
+from onelab.invoke import ROOT, runbook_argv
+from onelab.sim import faults, pool, raft
 
 # Seconds each simulated command sleeps. Real durations on a production cluster,
 # divided by about 5 so that 3 + 50 runs in about a minute and a half: a package

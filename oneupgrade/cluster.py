@@ -13,11 +13,11 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from oneupgrade import releases
+from oneupgrade.audit.journal import Journal
 from oneupgrade.errors import NodesFailed, PreconditionFailed
 from oneupgrade.inventory import Host, Inventory
-from oneupgrade.journal import Journal
-from oneupgrade.opennebula import releases
-from oneupgrade.ssh import Node
+from oneupgrade.transport.ssh import Node
 
 T = TypeVar("T")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from oneupgrade.ssh import CommandResult
+    from oneupgrade.result import CommandResult
 
 
 class RunbookError(Exception):

@@ -10,7 +10,7 @@ import pytest
 
 from oneupgrade.cluster import Cluster
 from oneupgrade.opennebula import config, rollback
-from oneupgrade.ssh import Node
+from oneupgrade.transport.ssh import Node
 
 pytestmark = [pytest.mark.step(4, "Copy back the configuration"), pytest.mark.rollback]
 

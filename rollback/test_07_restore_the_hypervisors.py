@@ -18,7 +18,7 @@ from oneupgrade.cluster import Cluster
 from oneupgrade.errors import NodesFailed
 from oneupgrade.opennebula import cli, rollback, system
 from oneupgrade.opennebula.hypervisors import LIBVIRT_UNITS
-from oneupgrade.ssh import Node
+from oneupgrade.transport.ssh import Node
 
 pytestmark = [pytest.mark.step(7, "Restore the hypervisors"), pytest.mark.rollback]
 

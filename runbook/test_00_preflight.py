@@ -25,7 +25,7 @@ from oneupgrade.opennebula import (
     survey,
     system,
 )
-from oneupgrade.ssh import Node
+from oneupgrade.transport.ssh import Node
 
 pytestmark = pytest.mark.step(0, "Preflight")
 

@@ -20,8 +20,9 @@ after its node package is upgraded.
 
 import pytest
 
+from oneupgrade import releases
 from oneupgrade.cluster import Cluster
-from oneupgrade.opennebula import cli, releases
+from oneupgrade.opennebula import cli
 
 pytestmark = pytest.mark.step(2, "Set All Hosts to Disable Mode")
 

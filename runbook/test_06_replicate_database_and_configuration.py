@@ -20,7 +20,7 @@ import pytest
 from oneupgrade.cluster import Cluster
 from oneupgrade.opennebula import database, replication
 from oneupgrade.opennebula.frontend import Backup
-from oneupgrade.ssh import Node
+from oneupgrade.transport.ssh import Node
 
 pytestmark = pytest.mark.step(6, "Replicate Database and Configuration")
 

@@ -10,9 +10,10 @@ in 7.0) is left out and said so, even where its old package stays installed.
 
 import pytest
 
+from oneupgrade import releases
 from oneupgrade.cluster import Cluster
-from oneupgrade.opennebula import releases, system
-from oneupgrade.ssh import Node
+from oneupgrade.opennebula import system
+from oneupgrade.transport.ssh import Node
 
 pytestmark = pytest.mark.step(7, "Start OpenNebula in the Leader and Followers")
 

@@ -13,7 +13,7 @@ import pytest
 from oneupgrade.cluster import Cluster
 from oneupgrade.errors import CommandFailed
 from oneupgrade.opennebula import cli, onedlog, raft, system
-from oneupgrade.ssh import Node
+from oneupgrade.transport.ssh import Node
 
 pytestmark = pytest.mark.step(8, "Check Cluster Health")
 

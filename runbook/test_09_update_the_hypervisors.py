@@ -46,7 +46,7 @@ from oneupgrade.errors import NodesFailed, PreconditionFailed
 from oneupgrade.opennebula import cli, system
 from oneupgrade.opennebula.frontend import PREFETCHED
 from oneupgrade.opennebula.hypervisors import node_package, upgrade_hypervisor
-from oneupgrade.ssh import Node
+from oneupgrade.transport.ssh import Node
 
 pytestmark = pytest.mark.step(9, "Update the Hypervisors")
 

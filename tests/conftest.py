@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from oneupgrade.lab import Lab
+    from onelab import Lab
 
 LabFactory = Callable[..., "Lab"]
 HOST_FILES = ("/etc/passwd", "/etc/shadow", "/etc/group", "/etc/gshadow", "/root/.bashrc")
@@ -82,7 +82,7 @@ def host_baseline() -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def lab(tmp_path_factory: pytest.TempPathFactory, host_baseline: dict[str, Any]) -> Iterator[Lab]:
     """One shared lab (3 front-ends + 2 hypervisors, 6.10, debian12) for read-only tests."""
-    from oneupgrade.lab import Lab
+    from onelab import Lab
 
     with Lab.up(tmp_path_factory.mktemp("lab"), frontends=3, hypervisors=2) as shared_lab:
         yield shared_lab
@@ -91,7 +91,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory, host_baseline: dict[str, Any])
 @pytest.fixture
 def make_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabFactory]:
     """Factory for destructive tests: each call builds a lab of its own, torn down after."""
-    from oneupgrade.lab import Lab
+    from onelab import Lab
 
     labs: list[Lab] = []
 
@@ -109,11 +109,11 @@ def make_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabFactory]:
 
 @pytest.fixture
 def lab_cli() -> Callable[..., subprocess.CompletedProcess[str]]:
-    """Run `python -m oneupgrade.lab ARGS...`."""
+    """Run `python -m onelab ARGS...`."""
 
     def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "oneupgrade.lab", *args],
+            [sys.executable, "-m", "onelab", *args],
             capture_output=True,
             text=True,
             timeout=timeout,

@@ -1,7 +1,5 @@
-"""Entry point: python -m oneupgrade.lab"""
+"""`python -m oneupgrade.lab`: the former name of `python -m onelab`."""
 
-import sys
+from oneupgrade.lab import forward
 
-from .cli import main
-
-sys.exit(main())
+forward("onelab", "oneupgrade.lab")

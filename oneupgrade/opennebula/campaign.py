@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
+from oneupgrade import releases
 from oneupgrade.cluster import Cluster
-from oneupgrade.opennebula import cli, config, known_issues, platforms, releases, system
+from oneupgrade.opennebula import cli, config, known_issues, platforms, system
 from oneupgrade.opennebula.survey import NodeSurvey
-from oneupgrade.ssh import Node
+from oneupgrade.transport.ssh import Node
 
 
 def in_progress(cluster: Cluster) -> bool:

@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from oneupgrade.errors import PreconditionFailed
-from oneupgrade.ssh import Node
+from oneupgrade.transport.ssh import Node
 
 # Raft states (include/RaftManager.h)
 SOLO, CANDIDATE, FOLLOWER, LEADER = "0", "1", "2", "3"

@@ -12,10 +12,11 @@ import shlex
 import time
 from dataclasses import dataclass
 
+from oneupgrade import releases
+from oneupgrade.audit.journal import Journal
 from oneupgrade.errors import CommandFailed, PreconditionFailed
-from oneupgrade.journal import Journal
-from oneupgrade.opennebula import config, onecfg, probes, releases, safekeeping, system
-from oneupgrade.ssh import Node
+from oneupgrade.opennebula import config, onecfg, probes, safekeeping, system
+from oneupgrade.transport.ssh import Node
 
 BACKUP_DIR = "/var/lib/one/backups/oneupgrade"
 # Long-running commands get generous deadlines; a hang still ends.

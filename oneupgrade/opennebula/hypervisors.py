@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from oneupgrade import releases
 from oneupgrade.errors import PreconditionFailed
-from oneupgrade.opennebula import releases, system
+from oneupgrade.opennebula import system
 from oneupgrade.opennebula.frontend import PACKAGE_TIMEOUT, pinned
-from oneupgrade.ssh import Node
+from oneupgrade.transport.ssh import Node
 
 if TYPE_CHECKING:
     from oneupgrade.opennebula.survey import NodeSurvey

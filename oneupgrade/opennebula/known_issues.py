@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from oneupgrade.opennebula import releases
+from oneupgrade import releases
 from oneupgrade.opennebula.cli import OneHost, OneVnet
 from oneupgrade.opennebula.survey import NodeSurvey
 

@@ -9,7 +9,8 @@ process; 255 an error, named on an "ERROR:" line ("Unknown config version",
 
 from __future__ import annotations
 
-from oneupgrade.ssh import CommandResult, Node
+from oneupgrade.result import CommandResult
+from oneupgrade.transport.ssh import Node
 
 CONF = "/etc/onecfg.conf"  # onecfg's own state: versions, the backup to process
 

@@ -8,7 +8,7 @@ version (AlmaLinux 9.4 is 9), Ubuntu's full release (24.04).
 
 from __future__ import annotations
 
-from oneupgrade.opennebula import releases
+from oneupgrade import releases
 
 _NAMES = {
     "rhel": "Red Hat Enterprise Linux",

@@ -20,9 +20,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from oneupgrade import releases
+from oneupgrade.audit.journal import Journal
 from oneupgrade.errors import PreconditionFailed
-from oneupgrade.journal import Journal
-from oneupgrade.opennebula import releases, system
+from oneupgrade.opennebula import system
 from oneupgrade.opennebula.frontend import (
     PACKAGE_TIMEOUT,
     PREFETCHED,
@@ -32,7 +33,7 @@ from oneupgrade.opennebula.frontend import (
 )
 from oneupgrade.opennebula.hypervisors import NODE_PACKAGES, raise_missing
 from oneupgrade.opennebula.survey import NodeSurvey
-from oneupgrade.ssh import Node
+from oneupgrade.transport.ssh import Node
 
 
 def fact(node: Node) -> str:

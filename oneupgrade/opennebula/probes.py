@@ -11,8 +11,8 @@ from __future__ import annotations
 import shlex
 import time
 
-from oneupgrade.journal import Journal
-from oneupgrade.ssh import Node
+from oneupgrade.audit.journal import Journal
+from oneupgrade.transport.ssh import Node
 
 PROBES_DIR = "/var/lib/one/remotes/im"
 BACKUP_DIR = "/var/lib/one/backups/oneupgrade"

@@ -22,11 +22,11 @@ import re
 import shlex
 from collections.abc import Sequence
 
+from oneupgrade.audit.journal import Journal
 from oneupgrade.errors import PreconditionFailed
-from oneupgrade.journal import Journal
 from oneupgrade.opennebula import config
 from oneupgrade.opennebula.frontend import BACKUP_DIR, ONEDB_TIMEOUT, Backup
-from oneupgrade.ssh import Node
+from oneupgrade.transport.ssh import Node
 
 # (parent directory, directory) pairs synchronised from the leader, as the doc's
 # `rsync -r /etc/one root@follower:/etc` and `rsync -r .../remotes/etc ...:/var/lib/one/remotes`

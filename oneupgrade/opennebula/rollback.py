@@ -19,13 +19,14 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from oneupgrade import releases
+from oneupgrade.audit.journal import Journal
 from oneupgrade.cluster import Cluster
 from oneupgrade.errors import PreconditionFailed
-from oneupgrade.journal import Journal
-from oneupgrade.opennebula import cli, releases, system
+from oneupgrade.opennebula import cli, system
 from oneupgrade.opennebula.frontend import BACKUP_DIR, ONEDB_TIMEOUT, PACKAGE_TIMEOUT, Backup
 from oneupgrade.opennebula.survey import NodeSurvey, survey_node
-from oneupgrade.ssh import Node
+from oneupgrade.transport.ssh import Node
 
 KIND = "rollback"
 UPGRADE = "upgrade"  # fact: {"id", "source", "target", "facts"} of the campaign undone

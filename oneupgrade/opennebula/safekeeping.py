@@ -14,9 +14,9 @@ import os
 import shlex
 from pathlib import Path
 
+from oneupgrade.audit.journal import Journal
 from oneupgrade.errors import PreconditionFailed
-from oneupgrade.journal import Journal
-from oneupgrade.ssh import Node
+from oneupgrade.transport.ssh import Node
 
 ONEDB_TIMEOUT = 3600.0
 

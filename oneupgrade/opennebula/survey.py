@@ -8,7 +8,7 @@ from pathlib import Path
 
 from oneupgrade.errors import CommandFailed, PreconditionFailed
 from oneupgrade.opennebula import cli, database, system
-from oneupgrade.ssh import Node
+from oneupgrade.transport.ssh import Node
 
 
 @dataclass(frozen=True)

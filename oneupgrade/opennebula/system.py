@@ -6,9 +6,9 @@ import re
 import shlex
 from dataclasses import dataclass
 
+from oneupgrade import releases
 from oneupgrade.errors import CommandFailed, PreconditionFailed
-from oneupgrade.opennebula import releases
-from oneupgrade.ssh import Node
+from oneupgrade.transport.ssh import Node
 
 APT_REPO_FILE = "/etc/apt/sources.list.d/opennebula.list"
 YUM_REPO_FILE = "/etc/yum.repos.d/opennebula.repo"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from oneupgrade.lab import Lab
+from onelab import Lab
 
 pytestmark = pytest.mark.e2e
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from oneupgrade.invoke import ROOT, runbook_argv
-from oneupgrade.lab import Lab
+from onelab import Lab
+from onelab.invoke import ROOT, runbook_argv
 
 
 @dataclass

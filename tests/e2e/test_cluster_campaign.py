@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from oneupgrade.clusterlock import LOCK_DIR
-from oneupgrade.lab import Lab
+from onelab import Lab
+from oneupgrade.campaign.clusterlock import LOCK_DIR
 from tests.e2e.conftest import LabFactory
 from tests.e2e.runner import (
     assert_healthy_at,

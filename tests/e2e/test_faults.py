@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import yaml
 
-from oneupgrade.lab import Lab
-from oneupgrade.report import read_report
+from onelab import Lab
+from oneupgrade.plugin.report import read_report
 from tests.e2e.conftest import LabFactory
 from tests.e2e.runner import (
     assert_healthy_at,

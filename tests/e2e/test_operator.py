@@ -17,12 +17,12 @@ from typing import Any
 import pytest
 import yaml
 
+from onelab import Lab
+from onelab.inventory_file import SUDO_PASSWORD_ENV
+from onelab.keys import new_ed25519, write_private
 from oneupgrade.errors import AuthenticationFailed, ConnectionFailed
 from oneupgrade.inventory import load_inventory
-from oneupgrade.lab import Lab
-from oneupgrade.lab.inventory_file import SUDO_PASSWORD_ENV
-from oneupgrade.lab.keys import new_ed25519, write_private
-from oneupgrade.ssh import Gateways, Node
+from oneupgrade.transport.ssh import Gateways, Node
 from tests.e2e.conftest import LabFactory
 from tests.e2e.runner import (
     CmdlineWatch,

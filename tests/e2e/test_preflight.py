@@ -5,7 +5,7 @@ from typing import Any
 
 import yaml
 
-from oneupgrade.lab import Lab
+from onelab import Lab
 from tests.e2e.conftest import LabFactory
 from tests.e2e.runner import Run, package_version, run_runbook, sh, zone
 

@@ -12,8 +12,8 @@ import subprocess
 import termios
 from pathlib import Path
 
-from oneupgrade.invoke import ROOT, runbook_argv
-from oneupgrade.lab import Lab
+from onelab import Lab
+from onelab.invoke import ROOT, runbook_argv
 from tests.e2e.conftest import LabFactory
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]|\x1b\][^\x07]*\x07")

@@ -27,10 +27,10 @@ from typing import Any
 import pytest
 import yaml
 
-from oneupgrade.audit import verify_log
-from oneupgrade.invoke import ROOT, runbook_argv
-from oneupgrade.lab import Lab
-from oneupgrade.report import read_report
+from onelab import Lab
+from onelab.invoke import ROOT, runbook_argv
+from oneupgrade.audit.log import verify_log
+from oneupgrade.plugin.report import read_report
 from tests.conftest import lab_unavailable
 from tests.e2e.runner import Run, run_runbook, sh
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from oneupgrade.lab import Lab
+from onelab import Lab
 from tests.e2e.conftest import LabFactory
 from tests.e2e.runner import (
     assert_healthy_at,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from oneupgrade.lab import Lab
+from onelab import Lab
 from tests.e2e.conftest import LabFactory
 from tests.e2e.runner import (
     Run,

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from oneupgrade.invoke import ROOT
-from oneupgrade.lab import Lab
-from oneupgrade.signature import NAMESPACE
+from onelab import Lab
+from onelab.invoke import ROOT
+from oneupgrade.audit.signature import NAMESPACE
 from tests.e2e.conftest import LabFactory
 from tests.e2e.runner import Run, run_runbook
 

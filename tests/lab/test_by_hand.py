@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from oneupgrade.lab import Lab
+from onelab import Lab
 from tests.conftest import LabFactory
 
 pytestmark = pytest.mark.lab

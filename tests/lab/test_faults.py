@@ -8,7 +8,7 @@ from collections.abc import Callable
 import paramiko
 import pytest
 
-from oneupgrade.lab import Lab
+from onelab import Lab
 
 pytestmark = pytest.mark.lab
 LabFactory = Callable[..., Lab]

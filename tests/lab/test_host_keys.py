@@ -8,7 +8,7 @@ from pathlib import Path
 import paramiko
 import pytest
 
-from oneupgrade.lab import Lab
+from onelab import Lab
 
 pytestmark = pytest.mark.lab
 

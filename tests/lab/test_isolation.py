@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from oneupgrade.lab import Lab
+from onelab import Lab
 
 pytestmark = pytest.mark.lab
 

@@ -14,8 +14,8 @@ from typing import Any
 import paramiko
 import pytest
 
-from oneupgrade.lab import Lab
-from oneupgrade.lab.procs import all_by_namespace, mnt_ns
+from onelab import Lab
+from onelab.procs import all_by_namespace, mnt_ns
 
 pytestmark = pytest.mark.lab
 LabFactory = Callable[..., Lab]

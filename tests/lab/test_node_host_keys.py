@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from onelab import Lab
 from oneupgrade.errors import HostKeyRejected
 from oneupgrade.inventory import load_inventory
-from oneupgrade.lab import Lab
-from oneupgrade.ssh import Node
+from oneupgrade.transport.ssh import Node
 
 pytestmark = pytest.mark.lab
 

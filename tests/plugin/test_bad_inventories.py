@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from oneupgrade.invoke import ROOT, runbook_argv
+from onelab.invoke import ROOT, runbook_argv
 
 
 @pytest.fixture

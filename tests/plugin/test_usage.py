@@ -4,7 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from oneupgrade.invoke import ROOT
+from onelab.invoke import ROOT
 
 
 def _pytest(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:

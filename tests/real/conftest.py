@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from oneupgrade.lab import Lab
+from onelab import Lab
 
 
 @pytest.fixture(scope="package")

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from oneupgrade.lab import Lab
+from onelab import Lab
 from oneupgrade.opennebula import database
 
 pytestmark = [pytest.mark.real, pytest.mark.lab]

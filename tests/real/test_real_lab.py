@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from oneupgrade.lab import Lab
-from oneupgrade.lab.procs import lab_namespaces, node_marker, pid_in_lab
+from onelab import Lab
+from onelab.procs import lab_namespaces, node_marker, pid_in_lab
 from tests.e2e.runner import run_runbook, sh
 
 pytestmark = [pytest.mark.real, pytest.mark.lab]

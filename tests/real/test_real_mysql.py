@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from oneupgrade.lab import Lab
+from onelab import Lab
 from oneupgrade.opennebula import database
 from tests.e2e.runner import CmdlineWatch, Run, changes_in_steps, run_runbook, server_ids, sh
 from tests.real.test_real_upgrade import (

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from oneupgrade.lab import Lab
+from onelab import Lab
 from tests.e2e.runner import run_runbook, server_ids, sh
 from tests.real.test_real_upgrade import HYPERVISORS, _vms, assert_rolled_back, roll_back
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from oneupgrade.lab import Lab
+from onelab import Lab
 from tests.e2e.runner import Run, run_runbook, server_ids, sh
 
 pytestmark = [pytest.mark.real, pytest.mark.lab]

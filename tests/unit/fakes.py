@@ -7,7 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from oneupgrade.inventory import Host, SshSettings
-from oneupgrade.ssh import CommandResult, Node
+from oneupgrade.result import CommandResult
+from oneupgrade.transport.ssh import Node
 
 Answer = tuple[int, str, str] | Callable[[str], tuple[int, str, str]]
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from oneupgrade.audit import GENESIS, OUTPUT_CAP, AuditError, AuditLog, main, verify_log
-from oneupgrade.redact import MASK, Redactor
+from oneupgrade.audit.log import GENESIS, OUTPUT_CAP, AuditError, AuditLog, main, verify_log
+from oneupgrade.audit.redact import MASK, Redactor
 
 REPO = Path(__file__).resolve().parents[2]
 

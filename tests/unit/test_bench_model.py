@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from bench.scale import critical_path, schedule
-from oneupgrade.lab.sim import pool
+from onelab.sim import pool
 
 LATENCIES = {"apt-get download": 6.0, "apt-get install": 4.0, "systemctl stop": 1.0}
 FETCHED = "Need to get 12.3 MB of archives.\nDownload complete and in download only mode"

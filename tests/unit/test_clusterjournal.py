@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from oneupgrade import clusterjournal
-from oneupgrade.journal import Journal
+from oneupgrade.audit.journal import Journal
+from oneupgrade.campaign import clusterjournal
 from tests.unit.fakes import FakeNode
 
 

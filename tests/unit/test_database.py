@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from oneupgrade.audit.journal import Journal
+from oneupgrade.audit.redact import MASK, Redactor
 from oneupgrade.cluster import Cluster
 from oneupgrade.inventory import load_inventory
-from oneupgrade.journal import Journal
 from oneupgrade.opennebula import database
-from oneupgrade.redact import MASK, Redactor
 from tests.unit.fakes import FakeNode
 
 # 6.10's shipped section, with its commented MySQL sample after it.

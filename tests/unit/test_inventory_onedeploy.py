@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from oneupgrade.inventory import InventoryError, load_inventory
-from oneupgrade.onedeploy import is_onedeploy
+from oneupgrade.inventory.onedeploy import is_onedeploy
 
 REPO = Path(__file__).resolve().parents[2]
 

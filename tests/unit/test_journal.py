@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from oneupgrade.journal import Journal, JournalUnreadable
+from oneupgrade.audit.journal import Journal, JournalUnreadable
 
 
 def test_facts_observed_before_a_change_survive_a_rerun(tmp_path: Path) -> None:

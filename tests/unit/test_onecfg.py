@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from oneupgrade.opennebula import onecfg
-from oneupgrade.ssh import CommandResult
+from oneupgrade.result import CommandResult
 
 CLEAN = "--- Versions ---\nOpenNebula:  7.0.2\nConfig:      7.0.0\n\nNo updates available.\n"
 PENDING = (

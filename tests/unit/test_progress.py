@@ -1,8 +1,8 @@
-"""The live status line's text (oneupgrade.progress)."""
+"""The live status line's text (oneupgrade.plugin.progress)."""
 
 from __future__ import annotations
 
-from oneupgrade.progress import FanOut, status_line, summary_line
+from oneupgrade.plugin.progress import FanOut, status_line, summary_line
 
 
 def test_the_status_line_names_the_longest_working_nodes_and_fits_the_width() -> None:

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from oneupgrade.redact import MASK, Redactor
+from oneupgrade.audit.redact import MASK, Redactor
 
 
 def test_known_secret_everywhere() -> None:

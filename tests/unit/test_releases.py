@@ -1,4 +1,5 @@
-from oneupgrade.opennebula import releases, system
+from oneupgrade import releases
+from oneupgrade.opennebula import system
 
 
 def test_targets_are_known_series_or_releases() -> None:

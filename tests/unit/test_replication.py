@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from oneupgrade.journal import Journal
+from oneupgrade.audit.journal import Journal
 from oneupgrade.opennebula import replication
 from tests.unit.fakes import FakeNode
 

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from oneupgrade import audit
-from oneupgrade.redact import Redactor
-from oneupgrade.report import allocate_stem, failure_gist, read_report, redact_test_report
+from oneupgrade.audit import log as audit
+from oneupgrade.audit.redact import Redactor
+from oneupgrade.plugin.report import allocate_stem, failure_gist, read_report, redact_test_report
 
 
 def test_a_report_name_is_never_reused(tmp_path: Path) -> None:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from oneupgrade.audit.journal import Journal
 from oneupgrade.errors import PreconditionFailed
-from oneupgrade.journal import Journal
 from oneupgrade.opennebula import rollback, system
 from oneupgrade.opennebula.survey import NodeSurvey
 

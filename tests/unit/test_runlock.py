@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from oneupgrade import runlock
+from oneupgrade.campaign import runlock
 
 
 def test_a_second_run_is_refused_until_the_first_releases(tmp_path: Path) -> None:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from oneupgrade.audit.journal import Journal
 from oneupgrade.errors import PreconditionFailed
-from oneupgrade.journal import Journal
 from oneupgrade.opennebula import safekeeping
 from tests.unit.fakes import FakeNode
 

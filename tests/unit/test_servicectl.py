@@ -18,7 +18,7 @@ from types import ModuleType
 
 import pytest
 
-SERVICECTL = Path(__file__).parents[2] / "oneupgrade/lab/real/servicectl.py"
+SERVICECTL = Path(__file__).parents[2] / "onelab/real/servicectl.py"
 SOURCES = Path(__file__).resolve().parents[3] / "shared/opennebula"  # the upstream tarballs
 Run = Callable[..., subprocess.CompletedProcess[str]]
 

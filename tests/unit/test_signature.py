@@ -1,4 +1,4 @@
-"""The signed audit head (oneupgrade.signature) with OpenSSH's own ssh-keygen."""
+"""The signed audit head (oneupgrade.audit.signature) with OpenSSH's own ssh-keygen."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from oneupgrade import audit
-from oneupgrade.audit import AuditLog
-from oneupgrade.redact import Redactor
-from oneupgrade.signature import (
+from oneupgrade.audit import log as audit
+from oneupgrade.audit.log import AuditLog
+from oneupgrade.audit.redact import Redactor
+from oneupgrade.audit.signature import (
     NAMESPACE,
     Statement,
     plan_digest,
@@ -19,7 +19,7 @@ from oneupgrade.signature import (
     signature_path,
     verify_signature,
 )
-from oneupgrade.sshconfig import Hop
+from oneupgrade.transport.sshconfig import Hop
 
 
 def _key(path: Path, passphrase: str = "") -> str:

@@ -1,4 +1,4 @@
-"""How a node is reached: the inventory and the OpenSSH client config (oneupgrade.sshconfig)."""
+"""How a node is reached: the inventory and the OpenSSH client config (transport.sshconfig)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import paramiko
 import pytest
 
 from oneupgrade.inventory import Host, SshSettings
-from oneupgrade.ssh import BecomePasswordMissing, Node, become_password
-from oneupgrade.sshconfig import (
+from oneupgrade.transport.ssh import BecomePasswordMissing, Node, become_password
+from oneupgrade.transport.sshconfig import (
     MAX_HOPS,
     Hop,
     SshConfigError,

@@ -1,4 +1,4 @@
-"""The report's timeline (oneupgrade.timeline): bars from commands, the SVG drawn from them."""
+"""The report's timeline (plugin.timeline): bars from commands, the SVG drawn from them."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
-from oneupgrade.timeline import bars, svg
+from oneupgrade.plugin.timeline import bars, svg
 
 
 @dataclass(frozen=True)

@@ -1,2 +1,1 @@
-"""The real tier of the lab: OpenNebula built from source, packaged, installed and run on
-the nodes."""
+"""`python -m oneupgrade.lab.real`: the former name of `python -m onelab.real`."""

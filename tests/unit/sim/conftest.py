@@ -6,14 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from oneupgrade.lab.sim.fakeroot import FakeCluster, MakeLab, ha_spec
-from oneupgrade.lab.sim.spec import ClusterSpec
+from onelab.sim.fakeroot import FakeCluster, MakeLab, ha_spec
+from onelab.sim.spec import ClusterSpec
 
 
 @pytest.fixture
 def make_lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> MakeLab:
     # the suite may run as root; onehost sync must see oneadmin
-    monkeypatch.setattr("oneupgrade.lab.sim.tools.onehost.euid", lambda: 9869)
+    monkeypatch.setattr("onelab.sim.tools.onehost.euid", lambda: 9869)
     monkeypatch.delenv("ONE_XMLRPC", raising=False)
 
     def make(spec: ClusterSpec | None = None) -> FakeCluster:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from oneupgrade.lab.sim import fastjson
+from onelab.sim import fastjson
 
 SIM_PARENT = Path(fastjson.__file__).resolve().parent.parent
 

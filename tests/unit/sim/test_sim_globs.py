@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from oneupgrade.lab.sim import globs
+from onelab.sim import globs
 
 NAMES = ["", "a", "opennebula", "opennebula-node-kvm", "libvirtd.service", "aXbXc", "abc"]
 PATTERNS = [

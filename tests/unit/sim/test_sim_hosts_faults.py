@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from oneupgrade.lab import sim
-from oneupgrade.lab.sim import faults, pool, session
-from oneupgrade.lab.sim.fakeroot import FakeCluster as FakeLab
-from oneupgrade.lab.sim.fakeroot import MakeLab, ha_spec
+from onelab import sim
+from onelab.sim import faults, pool, session
+from onelab.sim.fakeroot import FakeCluster as FakeLab
+from onelab.sim.fakeroot import MakeLab, ha_spec
 
 
 def hosts(lab: FakeLab, on: str = "fe0") -> list[dict[str, Any]]:
@@ -36,7 +36,7 @@ def test_single_host_is_a_dict_and_vms_a_list(make_lab: MakeLab) -> None:
 
 
 def test_sync_as_root_refused(lab: FakeLab, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("oneupgrade.lab.sim.tools.onehost.euid", lambda: 0)
+    monkeypatch.setattr("onelab.sim.tools.onehost.euid", lambda: 0)
     r = lab.run("fe0", "onehost", "sync")
     assert (r.rc, r.err) == (255, "Cannot run 'onehost sync' as root\n")
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import time
 
-from oneupgrade.lab.sim import ClusterSpec, NodeSpec, raft
-from oneupgrade.lab.sim.fakeroot import FakeCluster as FakeLab
-from oneupgrade.lab.sim.fakeroot import MakeLab
+from onelab.sim import ClusterSpec, NodeSpec, raft
+from onelab.sim.fakeroot import FakeCluster as FakeLab
+from onelab.sim.fakeroot import MakeLab
 
 
 def test_show_text_healthy(lab: FakeLab) -> None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from oneupgrade.lab.sim import seed
-from oneupgrade.lab.sim.fakeroot import FE_UPGRADE, MakeLab, ha_spec
-from oneupgrade.lab.sim.fakeroot import FakeCluster as FakeLab
+from onelab.sim import seed
+from onelab.sim.fakeroot import FE_UPGRADE, MakeLab, ha_spec
+from onelab.sim.fakeroot import FakeCluster as FakeLab
 
 
 def version(lab: FakeLab, node: str, pkg: str) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from oneupgrade.lab.sim.fakeroot import FakeCluster as FakeLab
+from onelab.sim.fakeroot import FakeCluster as FakeLab
 
 
 def test_leader_runs_flow_gate_hem_followers_do_not(lab: FakeLab) -> None:

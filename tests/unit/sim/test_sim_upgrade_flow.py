@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from oneupgrade.lab.sim import raft
-from oneupgrade.lab.sim.fakeroot import FakeCluster as FakeLab
+from onelab.sim import raft
+from onelab.sim.fakeroot import FakeCluster as FakeLab
 
 
 def servers(lab: FakeLab, on: str = "fe0") -> list[dict[str, Any]]:

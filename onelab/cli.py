@@ -1,4 +1,4 @@
-"""`python -m oneupgrade.lab up|down|status|fault|vm|node|elect`: errors are one line, exit 2."""
+"""`python -m onelab up|down|status|fault|vm|node|elect`: errors are one line, exit 2."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from . import build
 from .errors import LabError
 from .lab import Lab, down
 
-PROG = "python -m oneupgrade.lab"
+PROG = "python -m onelab"
 
 
 class Parser(argparse.ArgumentParser):

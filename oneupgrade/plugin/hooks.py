@@ -24,10 +24,13 @@ import pytest
 from pytest_dependency import DependencyManager
 from pytest_html import extras as html_extras
 
-from oneupgrade import clusterjournal, report, runlock, signature
+from oneupgrade.audit import signature
+from oneupgrade.audit.journal import Journal, JournalUnreadable
+from oneupgrade.audit.recorder import Recorder
+from oneupgrade.campaign import clusterjournal, runlock
+from oneupgrade.campaign.clusterlock import ClusterLocked
+from oneupgrade.campaign.keeper import ClusterCampaign
 from oneupgrade.cluster import Cluster
-from oneupgrade.clustercampaign import ClusterCampaign
-from oneupgrade.clusterlock import ClusterLocked
 from oneupgrade.errors import NodesFailed, RunbookError
 from oneupgrade.inventory import (
     Host,
@@ -36,13 +39,13 @@ from oneupgrade.inventory import (
     hypervisor_patterns,
     load_inventory,
 )
-from oneupgrade.journal import Journal, JournalUnreadable
 from oneupgrade.opennebula import campaign
-from oneupgrade.progress import Progress
-from oneupgrade.recorder import Recorder
-from oneupgrade.ssh import BecomePasswordMissing, CommandResult, Node, become_password
-from oneupgrade.sshconfig import resolve_route
-from oneupgrade.summary import HtmlReport
+from oneupgrade.plugin import report
+from oneupgrade.plugin.progress import Progress
+from oneupgrade.plugin.summary import HtmlReport
+from oneupgrade.result import CommandResult
+from oneupgrade.transport.ssh import BecomePasswordMissing, Node, become_password
+from oneupgrade.transport.sshconfig import resolve_route
 
 inventory_key = pytest.StashKey[Inventory]()
 become_key = pytest.StashKey[str | None]()  # the sudo password, in memory only
@@ -749,7 +752,7 @@ class RunbookSession:
 
     def _sign_head(self) -> signature.Signed:
         """The audit log's head (final now: no record follows) signed with the key SSH
-        offers the first node; see oneupgrade.signature."""
+        offers the first node; see oneupgrade.audit.signature."""
         log = self.recorder.path
         statement = signature.Statement(
             log=log.name,

@@ -34,11 +34,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from oneupgrade.errors import RunbookError
-from oneupgrade.ssh import CommandResult, Held
+from oneupgrade.result import CommandResult
+from oneupgrade.transport.ssh import Held
 
 if TYPE_CHECKING:
     from oneupgrade.cluster import Cluster
-    from oneupgrade.ssh import Node
+    from oneupgrade.transport.ssh import Node
 
 LOCK_DIR = "/var/lib/one/.oneupgrade"  # root-only (0700), beside OpenNebula's state
 READY = "oneupgrade-cluster-lock-held"

@@ -31,7 +31,7 @@ Command line::
     python -m oneupgrade.audit verify --head HASH reports/lab-10/RUN.jsonl
     python -m oneupgrade.audit verify --allowed-signers board_signers RUN.jsonl  # signed head
 
-The signed head is `oneupgrade.signature`'s.
+The signed head is `oneupgrade.audit.signature`'s.
 """
 
 from __future__ import annotations
@@ -50,9 +50,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from oneupgrade import signature
+from oneupgrade.audit import signature
+from oneupgrade.audit.redact import Redactor
 from oneupgrade.errors import RunbookError
-from oneupgrade.redact import Redactor
 
 __all__ = ["GENESIS", "OUTPUT_CAP", "AuditError", "AuditLog", "main", "verify_log"]
 

@@ -30,13 +30,15 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 from pytest_metadata.plugin import metadata_key
 
-from oneupgrade import report, signature, timeline
-from oneupgrade.opennebula import cli, releases, survey
-from oneupgrade.redact import Redactor
-from oneupgrade.ssh import Node
+from oneupgrade import releases
+from oneupgrade.audit import signature
+from oneupgrade.audit.redact import Redactor
+from oneupgrade.opennebula import cli, survey
+from oneupgrade.plugin import report, timeline
+from oneupgrade.transport.ssh import Node
 
 if TYPE_CHECKING:
-    from oneupgrade.plugin import RunbookSession
+    from oneupgrade.plugin.hooks import RunbookSession
 
 hookimpl = pluggy.HookimplMarker("pytest")
 
@@ -176,7 +178,7 @@ def summary_html(data: dict[str, Any]) -> str:
     parts.append(f'<p id="ou-downtime"><b>Control-plane downtime:</b> {e(text)}</p>')
     if data["timeline"]:
         parts.append("<h3>Timeline</h3>")
-        parts.append(data["timeline"])  # markup built by oneupgrade.timeline, escaped there
+        parts.append(data["timeline"])  # markup built by oneupgrade.plugin.timeline, escaped there
     parts.append("<h3>Nodes</h3>")
     parts.append(
         _table(

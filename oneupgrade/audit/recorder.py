@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from oneupgrade.audit import AuditLog
+from oneupgrade.audit.log import AuditLog
+from oneupgrade.audit.redact import Redactor
 from oneupgrade.inventory import Inventory
-from oneupgrade.redact import Redactor
-from oneupgrade.ssh import CommandResult
+from oneupgrade.result import CommandResult
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 Two formats are read, and both become the same `Inventory`:
 
 - the native format (`inventory/example.yml` documents every key);
-- a one-deploy (OpenNebula's Ansible) inventory, as is (`oneupgrade.onedeploy`).
+- a one-deploy (OpenNebula's Ansible) inventory, as is (`oneupgrade.inventory.onedeploy`).
 
 Loading never opens a connection. It reads one file, checks everything that can be
 checked on this machine (names, addresses, ports, the target release, that the key
@@ -36,8 +36,8 @@ from typing import Any
 
 import yaml
 
+from oneupgrade import releases
 from oneupgrade.errors import RunbookError
-from oneupgrade.opennebula import releases
 
 __all__ = [
     "BECOME_METHODS",
@@ -89,7 +89,7 @@ class Host:
     user: str
     role: str  # "frontend" | "hypervisor"
     hypervisor: str | None = None  # "kvm" | "lxc" for hypervisors, None for front-ends
-    # Written in the inventory (else the ssh config's Port/User may apply: oneupgrade.sshconfig).
+    # Written in the inventory (else the ssh config's Port/User may apply: transport.sshconfig).
     port_given: bool = field(default=True, compare=False)
     user_given: bool = field(default=True, compare=False)
 
@@ -149,7 +149,7 @@ def load_inventory(path: Path, *, target_override: str | None = None) -> Invento
     path = Path(path)
     doc, data = read_yaml(path)
     # onedeploy builds on this module's checks, so it is imported here, not at the top.
-    from oneupgrade import onedeploy  # noqa: PLC0415
+    from oneupgrade.inventory import onedeploy  # noqa: PLC0415
 
     if onedeploy.is_onedeploy(data):
         return onedeploy.build(doc, data, target_override=target_override)

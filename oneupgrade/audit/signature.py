@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from oneupgrade.sshconfig import Hop
+from oneupgrade.transport.sshconfig import Hop
 
 __all__ = [
     "NAMESPACE",

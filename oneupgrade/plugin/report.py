@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from oneupgrade.recorder import Record
+from oneupgrade.audit.recorder import Record
 
 FOLD_LINES = 40  # longer outputs are folded, their tail stays visible
 

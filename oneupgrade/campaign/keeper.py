@@ -15,11 +15,11 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 
-from oneupgrade import clusterjournal
+from oneupgrade.audit.journal import Journal
+from oneupgrade.campaign import clusterjournal
+from oneupgrade.campaign.clusterlock import ClusterLock
 from oneupgrade.cluster import Cluster
-from oneupgrade.clusterlock import ClusterLock
 from oneupgrade.errors import RunbookError
-from oneupgrade.journal import Journal
 
 
 @dataclass

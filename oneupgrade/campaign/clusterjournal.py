@@ -27,10 +27,10 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
-from oneupgrade.clusterlock import LOCK_DIR
+from oneupgrade.audit.journal import Journal, shape_problem
+from oneupgrade.campaign.clusterlock import LOCK_DIR
 from oneupgrade.errors import RunbookError
-from oneupgrade.journal import Journal, shape_problem
-from oneupgrade.ssh import Node
+from oneupgrade.transport.ssh import Node
 
 COPY = f"{LOCK_DIR}/journal.json"
 CHOICES = ("cluster", "local")

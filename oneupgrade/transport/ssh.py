@@ -41,44 +41,11 @@ from oneupgrade.errors import (
     RunbookError,
 )
 from oneupgrade.inventory import Host, SshSettings
-from oneupgrade.sshconfig import Hop, Route, SshConfigError, load_config, resolve_route
+from oneupgrade.result import CommandResult
+from oneupgrade.transport.sshconfig import Hop, Route, SshConfigError, load_config, resolve_route
 
 # How long past the remote deadline the client waits before giving up on the channel.
 _GRACE = 10.0
-
-
-@dataclass(frozen=True)
-class CommandResult:
-    """What one command did on one node."""
-
-    node: str
-    command: str
-    exit_status: int
-    stdout: str
-    stderr: str
-    started: float
-    duration: float
-    mutating: bool = False
-    planned: bool = False
-
-    @property
-    def ok(self) -> bool:
-        return self.exit_status == 0
-
-    def tail(self, stream: str = "stderr", lines: int = 10) -> str:
-        text: str = getattr(self, stream)
-        return "\n".join(text.rstrip("\n").splitlines()[-lines:])
-
-    def __str__(self) -> str:
-        parts = [f"{self.node} exited {self.exit_status}", f"  $ {self.command}"]
-        for stream in ("stderr", "stdout"):
-            body = self.tail(stream)
-            if body:
-                parts.append(f"  {stream} (last lines):")
-                parts.extend(f"    {line}" for line in body.splitlines())
-            else:
-                parts.append(f"  {stream}: (empty)")
-        return "\n".join(parts)
 
 
 # Called for every command, executed or planned: (result, error) where error names a

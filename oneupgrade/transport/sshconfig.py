@@ -25,7 +25,7 @@ How one node resolves (`resolve_route`), documented rule:
   works. At most `MAX_HOPS` jumps; a loop is an error.
 
 Host keys are never part of this: every hop, jump hosts included, is checked against
-the pinned known_hosts under its real HostName and Port (`oneupgrade.ssh`).
+the pinned known_hosts under its real HostName and Port (`oneupgrade.transport.ssh`).
 """
 
 from __future__ import annotations

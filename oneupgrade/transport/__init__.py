@@ -1,0 +1,1 @@
+"""The transport: SSH to the nodes (paramiko), the operator's ssh_config, gateways, sudo."""
