@@ -123,43 +123,52 @@ def run_by_hand(lab: Lab, mode: str, forks: int) -> ByHand:
         sh(leader, f"onehost disable {ids}")
     sh(leader, "onezone disable 0")
     down = time.monotonic()
+    _upgrade_control_plane(lab, sh, vip, leader, followers, workers)  # steps 3 to 8
+    cost.downtime = time.monotonic() - down
+    sh(leader, "onezone enable 0")
+    _each(hypervisors, lambda n: _upgrade_hypervisor(sh, n), workers)  # step 9
+    sh(leader, "runuser -u oneadmin -- onehost sync --force")
+    if ids:
+        sh(leader, f"onehost enable {ids}")
+    cost.wall = time.monotonic() - started
+    return cost
+
+
+def _upgrade_control_plane(
+    lab: Lab, sh: Shell, vip: str, leader: str, followers: list[str], workers: int
+) -> None:
+    """Steps 3 to 8: the front-ends stopped, upgraded, replicated, started and in sync."""
     for node in (*followers, leader):  # step 3
         sh(node, "systemctl stop 'opennebula*' nginx")
     _upgrade_frontend(sh, leader, vip)  # step 4
     sh(leader, "onedb backup /var/lib/one/replicate.sql")
     _each(followers, lambda n: _upgrade_frontend(sh, n, vip), len(followers) if workers > 1 else 1)
-
-    def replicate(node: str) -> None:  # step 6
-        line = sh(node, "grep -E '^ *SERVER_ID' /etc/one/oned.conf")
-        server_id = line.split("=")[1].strip().rstrip(",")
-        sh(node, f"scp root@{lab.address(leader)}:/var/lib/one/replicate.sql /tmp/")
-        sh(node, "onedb restore -f /tmp/replicate.sql")
-        sh(leader, f"rsync -r -c /etc/one root@{lab.address(node)}:/etc")
-        sh(
-            leader,
-            f"rsync -r -c /var/lib/one/remotes/etc root@{lab.address(node)}:/var/lib/one/remotes",
-        )
-        sh(node, f"sed -i 's/^\\( *SERVER_ID *= *\\)[-0-9]*/\\1{server_id}/' /etc/one/oned.conf")
-        sh(node, "chown -R oneadmin:oneadmin /etc/one /var/lib/one/remotes/etc")
-
-    _each(followers, replicate, len(followers) if workers > 1 else 1)
+    _each(  # step 6
+        followers, lambda n: _replicate(lab, sh, leader, n), len(followers) if workers > 1 else 1
+    )
     for node in (leader, *followers):  # step 7
         sh(node, "systemctl daemon-reload")
         sh(node, "systemctl start opennebula opennebula-gate opennebula-flow "
                  "opennebula-fireedge nginx")  # fmt: skip
     while not _healthy(sh, leader, followers):  # step 8
         time.sleep(0.5)
-    cost.downtime = time.monotonic() - down
-    sh(leader, "onezone enable 0")
 
-    def hypervisor(node: str) -> None:  # step 9: single front-end steps 11-13
-        sh(node, f"sed -i 's#/repo/6.10/#/repo/7.0/#' {REPO}")
-        sh(node, f"apt-get update -q && {APT} --only-upgrade opennebula-node-kvm")
-        sh(node, "systemctl restart libvirtd")
 
-    _each(hypervisors, hypervisor, workers)
-    sh(leader, "runuser -u oneadmin -- onehost sync --force")
-    if ids:
-        sh(leader, f"onehost enable {ids}")
-    cost.wall = time.monotonic() - started
-    return cost
+def _replicate(lab: Lab, sh: Shell, leader: str, node: str) -> None:  # step 6
+    line = sh(node, "grep -E '^ *SERVER_ID' /etc/one/oned.conf")
+    server_id = line.split("=")[1].strip().rstrip(",")
+    sh(node, f"scp root@{lab.address(leader)}:/var/lib/one/replicate.sql /tmp/")
+    sh(node, "onedb restore -f /tmp/replicate.sql")
+    sh(leader, f"rsync -r -c /etc/one root@{lab.address(node)}:/etc")
+    sh(
+        leader,
+        f"rsync -r -c /var/lib/one/remotes/etc root@{lab.address(node)}:/var/lib/one/remotes",
+    )
+    sh(node, f"sed -i 's/^\\( *SERVER_ID *= *\\)[-0-9]*/\\1{server_id}/' /etc/one/oned.conf")
+    sh(node, "chown -R oneadmin:oneadmin /etc/one /var/lib/one/remotes/etc")
+
+
+def _upgrade_hypervisor(sh: Shell, node: str) -> None:  # step 9: single front-end steps 11-13
+    sh(node, f"sed -i 's#/repo/6.10/#/repo/7.0/#' {REPO}")
+    sh(node, f"apt-get update -q && {APT} --only-upgrade opennebula-node-kvm")
+    sh(node, "systemctl restart libvirtd")

@@ -38,6 +38,22 @@ def inventory(
     def address(node: Any) -> str:
         return str(node.name) if ssh_config is not None else str(node.address)
 
+    data: dict[str, Any] = {"cluster": cluster, "zone": 0, "target": target}
+    if vip is not None:
+        data["vip"] = vip
+    data["ssh"] = _ssh(port, login_user, sudo_password, ssh_config)
+    data["frontends"] = [{"name": n.name, "address": address(n)} for n in spec.frontends]
+    data["hypervisors"] = [
+        {"name": n.name, "address": address(n), "hypervisor": n.hypervisor or "kvm"}
+        for n in spec.hypervisors
+    ]
+    return data
+
+
+def _ssh(
+    port: int, login_user: str | None, sudo_password: bool, ssh_config: Path | None
+) -> dict[str, Any]:
+    """The inventory's `ssh` section."""
     ssh: dict[str, Any] = {
         "user": login_user or "root",
         "identity_file": IDENTITY,
@@ -51,16 +67,7 @@ def inventory(
         ssh["become"] = "sudo"
         if sudo_password:
             ssh["become_password_env"] = SUDO_PASSWORD_ENV
-    data: dict[str, Any] = {"cluster": cluster, "zone": 0, "target": target}
-    if vip is not None:
-        data["vip"] = vip
-    data["ssh"] = ssh
-    data["frontends"] = [{"name": n.name, "address": address(n)} for n in spec.frontends]
-    data["hypervisors"] = [
-        {"name": n.name, "address": address(n), "hypervisor": n.hypervisor or "kvm"}
-        for n in spec.hypervisors
-    ]
-    return data
+    return ssh
 
 
 def write_inventory(lab_dir: Path, data: dict[str, Any]) -> Path:

@@ -16,8 +16,8 @@ from typing import Any, TypeVar
 from oneupgrade import releases
 from oneupgrade.audit.journal import Journal
 from oneupgrade.errors import NodesFailed, PreconditionFailed
-from oneupgrade.inventory import Host, Inventory
-from oneupgrade.transport.ssh import Node
+from oneupgrade.inventory.model import Host, Inventory
+from oneupgrade.transport.node import Node
 
 T = TypeVar("T")
 

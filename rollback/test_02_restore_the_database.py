@@ -9,7 +9,7 @@ upgrade reached, its sha256 checked there before `onedb restore -f`.
 import pytest
 
 from oneupgrade.cluster import Cluster
-from oneupgrade.opennebula import database, rollback
+from oneupgrade.opennebula import database, rollback, rollback_database
 
 pytestmark = [pytest.mark.step(2, "Restore the database backup"), pytest.mark.rollback]
 
@@ -25,7 +25,7 @@ def test_the_leaders_dump_is_restored_on_every_front_end(cluster: Cluster) -> No
     source = cluster.nodes[dump.node]
     nodes = [cluster.nodes[n] for n in plan.restore]
     done = cluster.fan_out(
-        nodes, lambda node: rollback.restore_database(source, node, dump, cluster.journal)
+        nodes, lambda node: rollback_database.restore_database(source, node, dump, cluster.journal)
     )
     for name, what in sorted(done.items()):
         cluster.say(f"{name}: {what}")

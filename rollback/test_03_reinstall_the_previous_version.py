@@ -10,7 +10,7 @@ kept (`--force-confold`); step 4 copies the backed-up configuration back anyway.
 import pytest
 
 from oneupgrade.cluster import Cluster
-from oneupgrade.opennebula import rollback
+from oneupgrade.opennebula import rollback, rollback_packages
 
 pytestmark = [
     pytest.mark.step(3, "Install the previous version again"),
@@ -22,6 +22,6 @@ pytestmark = [
 def test_every_front_end_runs_the_previous_version_again(cluster: Cluster) -> None:
     upgrade, plan = rollback.context(cluster)
     nodes = [n for n in cluster.frontends if n.name in plan.reinstall]
-    done = cluster.fan_out(nodes, lambda node: rollback.reinstall(node, upgrade))
+    done = cluster.fan_out(nodes, lambda node: rollback_packages.reinstall(node, upgrade))
     for name, what in sorted(done.items()):
         cluster.say(f"{name}: {', '.join(what) or 'already at the previous version'}")

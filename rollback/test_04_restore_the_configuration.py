@@ -9,8 +9,8 @@ beside each as `<path>.rolled-back-DATE`.
 import pytest
 
 from oneupgrade.cluster import Cluster
-from oneupgrade.opennebula import config, rollback
-from oneupgrade.transport.ssh import Node
+from oneupgrade.opennebula import config, rollback, rollback_configuration
+from oneupgrade.transport.node import Node
 
 pytestmark = [pytest.mark.step(4, "Copy back the configuration"), pytest.mark.rollback]
 
@@ -20,7 +20,9 @@ def test_each_front_end_has_its_own_configuration_back(cluster: Cluster) -> None
     upgrade, plan = rollback.context(cluster)
 
     def restore(node: Node) -> list[str]:
-        done = rollback.restore_configuration(node, upgrade.fact(f"config_backups/{node}"))
+        done = rollback_configuration.restore_configuration(
+            node, upgrade.fact(f"config_backups/{node}")
+        )
         if not cluster.dry_run:
             cluster.journal.remember(rollback.CONFIGURED.format(node=node), True)
         return done

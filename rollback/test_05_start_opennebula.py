@@ -9,7 +9,7 @@ import pytest
 
 from oneupgrade.cluster import Cluster
 from oneupgrade.opennebula import rollback, system
-from oneupgrade.transport.ssh import Node
+from oneupgrade.transport.node import Node
 
 pytestmark = [pytest.mark.step(5, "Start OpenNebula"), pytest.mark.rollback]
 

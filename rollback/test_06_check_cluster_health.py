@@ -8,7 +8,7 @@ import pytest
 
 from oneupgrade.cluster import Cluster
 from oneupgrade.errors import CommandFailed
-from oneupgrade.opennebula import cli, raft, rollback, system
+from oneupgrade.opennebula import onezone, raft, rollback, system
 
 pytestmark = [pytest.mark.step(6, "Check Cluster Health"), pytest.mark.rollback]
 
@@ -20,7 +20,7 @@ def test_one_leader_and_every_follower_in_sync_at_the_previous_version(cluster: 
         return
     upgrade, _ = rollback.context(cluster)
     zone, problems, _ = raft.wait_healthy(
-        lambda: cli.zone(cluster.leader, cluster.inventory.zone),
+        lambda: onezone.zone(cluster.leader, cluster.inventory.zone),
         cluster.health_timeout,
         (CommandFailed,),
     )

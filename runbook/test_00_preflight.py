@@ -15,17 +15,18 @@ from oneupgrade.cluster import Cluster
 from oneupgrade.errors import CommandFailed
 from oneupgrade.opennebula import (
     campaign,
-    cli,
     config,
     database,
     onecfg,
+    onehost,
+    onezone,
     probes,
     raft,
     safekeeping,
     survey,
     system,
 )
-from oneupgrade.transport.ssh import Node
+from oneupgrade.transport.node import Node
 
 pytestmark = pytest.mark.step(0, "Preflight")
 
@@ -55,7 +56,7 @@ def test_the_hypervisors_are_read_from_opennebula_when_the_inventory_says_discov
         return
     for node in cluster.frontends:
         try:
-            pool = cli.hosts(node)
+            pool = onehost.hosts(node)
             break
         except CommandFailed:
             continue
@@ -101,8 +102,6 @@ def test_the_leader_comes_from_the_zone_and_every_server_is_in_the_inventory(
         return
     zone, answered = seen
     cluster.observed["zone"] = zone
-    by_address = {n.address: n for n in cluster.frontends}
-    by_name = {n.name: n for n in cluster.frontends}
     if not zone.servers:
         assert len(cluster.frontends) == 1, (
             f"zone {zone.id} has no HA servers (a single front-end) but the inventory lists "
@@ -110,45 +109,52 @@ def test_the_leader_comes_from_the_zone_and_every_server_is_in_the_inventory(
         )
         leader: Node = cluster.frontends[0]
     else:
-        mapped = {}
-        for server in zone.servers:
-            node = by_address.get(server.address) or by_name.get(server.name)
-            assert node is not None, (
-                f"zone server {server.id} ({server.name}, {server.endpoint}) is not a front-end "
-                "of the inventory: add it, the whole HA cluster is upgraded together"
-            )
-            mapped[node.name] = server
-        missing = [n.name for n in cluster.frontends if n.name not in mapped]
-        assert not missing, f"front-ends {missing} are not servers of zone {zone.id}"
-        mid_campaign = cluster.journal.fact("stopped_for_upgrade")
-        # A follower a heartbeat behind is in sync: re-read a moment before refusing.
-        zone, problems = (
-            (zone, []) if mid_campaign else raft.settle(lambda: cli.zone(answered, zone.id))
-        )
-        if problems and not mid_campaign:
-            pytest.fail(
-                f"zone {zone.id} is not healthy before the upgrade: {'; '.join(problems)}",
-                pytrace=False,
-            )
-        leaders = [name for name, s in mapped.items() if s.state == cli.LEADER]
-        leader = cluster.nodes[leaders[0]] if leaders else cluster.leader
-        for name, server in mapped.items():
-            own = config.server_id(cluster.nodes[name].read_file(config.ONED_CONF))
-            assert own == server.id, (
-                f"{name}: oned.conf SERVER_ID is {own} but zone server {server.id} is this node"
-            )
-            cluster.journal.remember_once(f"server_id/{name}", server.id)
+        zone, leader = _the_leader_of_the_ha_zone(cluster, zone, answered)
     if not cluster.journal.fact("stopped_for_upgrade"):
         cluster.journal.remember("leader", leader.name)
     cluster.journal.remember_once("zone_enabled_before", zone.enabled)
     cluster.journal.remember_once("raft_before", {s.name: s.role for s in zone.servers})
 
 
+def _the_leader_of_the_ha_zone(
+    cluster: Cluster, zone: onezone.Zone, answered: Node
+) -> tuple[onezone.Zone, Node]:
+    """Every zone server a front-end of the inventory and every front-end a server, the
+    zone in sync (unless step 3 stopped it), each front-end's SERVER_ID its server's:
+    (the zone as last read, the leader)."""
+    mapped, server = onezone.servers_of(zone, cluster.frontends)
+    assert server is None, (
+        f"zone server {server.id} ({server.name}, {server.endpoint}) is not a front-end "
+        "of the inventory: add it, the whole HA cluster is upgraded together"
+    )
+    missing = [n.name for n in cluster.frontends if n.name not in mapped]
+    assert not missing, f"front-ends {missing} are not servers of zone {zone.id}"
+    mid_campaign = cluster.journal.fact("stopped_for_upgrade")
+    # A follower a heartbeat behind is in sync: re-read a moment before refusing.
+    zone, problems = (
+        (zone, []) if mid_campaign else raft.settle(lambda: onezone.zone(answered, zone.id))
+    )
+    if problems and not mid_campaign:
+        pytest.fail(
+            f"zone {zone.id} is not healthy before the upgrade: {'; '.join(problems)}",
+            pytrace=False,
+        )
+    found = onezone.leader_of(mapped)
+    leader = cluster.nodes[found] if found else cluster.leader
+    for name, server in mapped.items():
+        own = config.server_id(cluster.nodes[name].read_file(config.ONED_CONF))
+        assert own == server.id, (
+            f"{name}: oned.conf SERVER_ID is {own} but zone server {server.id} is this node"
+        )
+        cluster.journal.remember_once(f"server_id/{name}", server.id)
+    return zone, leader
+
+
 @pytest.mark.dependency(name="00-hosts", depends=["00-zone"], scope="session")
 def test_every_opennebula_host_is_a_hypervisor_of_the_inventory(cluster: Cluster) -> None:
     if "zone" not in cluster.observed:
         return  # oned is stopped mid-campaign; the hosts were checked when it started
-    pool = cluster.observed["hosts"] = cli.hosts(cluster.leader)
+    pool = cluster.observed["hosts"] = onehost.hosts(cluster.leader)
     known = {n.name for n in cluster.hypervisors} | {n.address for n in cluster.hypervisors}
     strangers = [h.name for h in pool if h.name not in known]
     assert not strangers, (

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from oneupgrade.cluster import Cluster
-from oneupgrade.opennebula import cli
+from oneupgrade.opennebula import onevm
 
 pytestmark = pytest.mark.step(1, "Check Virtual Machine Status")
 
@@ -25,7 +25,7 @@ def test_no_vm_is_in_a_transient_state(cluster: Cluster) -> None:
         return
     deadline = time.monotonic() + cluster.vm_timeout
     while True:
-        pool = cli.vms(cluster.leader)
+        pool = onevm.vms(cluster.leader)
         busy = [vm for vm in pool if vm.transient_state]
         if not busy:
             # what a rollback counts as lost: the zone is disabled from step 2 on

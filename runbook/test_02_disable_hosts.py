@@ -22,7 +22,7 @@ import pytest
 
 from oneupgrade import releases
 from oneupgrade.cluster import Cluster
-from oneupgrade.opennebula import cli
+from oneupgrade.opennebula import onehost, onezone
 
 pytestmark = pytest.mark.step(2, "Set All Hosts to Disable Mode")
 
@@ -39,15 +39,15 @@ def test_every_host_is_disabled(cluster: Cluster) -> None:
     if _already_done(cluster):
         return
     leader = cluster.leader
-    pool = cli.hosts(leader)
+    pool = onehost.hosts(leader)
     enabled = cluster.journal.remember_once(
         "hosts_enabled_before", {str(h.id): h.name for h in pool if h.enabled}
     )
     to_disable = [h.id for h in pool if h.enabled]
-    cli.set_hosts(leader, "disable", to_disable)
+    onehost.set_hosts(leader, "disable", to_disable)
     if cluster.dry_run:
         return
-    still = [h.name for h in cli.hosts(leader) if h.enabled]
+    still = [h.name for h in onehost.hosts(leader) if h.enabled]
     assert not still, f"hosts still enabled after onehost disable: {still}"
     gone = set(enabled) - {str(h.id) for h in pool}
     assert not gone, f"hosts {sorted(gone)} were enabled before the upgrade and are gone now"
@@ -58,16 +58,20 @@ def test_every_host_is_kept_offline_until_its_node_package_is_upgraded(cluster: 
     if _already_done(cluster):
         return
     leader = cluster.leader
-    pool = cli.hosts(leader)
+    pool = onehost.hosts(leader)
     # (hosts the operator had set OFFLINE are not ours to put back: they stay OFFLINE)
     cluster.journal.remember_once(
         "hosts_offline_for_upgrade",
-        {str(h.id): h.name for h in pool if h.state != cli.HOST_OFFLINE},
+        {str(h.id): h.name for h in pool if h.state != onehost.HOST_OFFLINE},
     )
-    cli.set_hosts(leader, "offline", [h.id for h in pool if h.state != cli.HOST_OFFLINE])
+    onehost.set_hosts(leader, "offline", [h.id for h in pool if h.state != onehost.HOST_OFFLINE])
     if cluster.dry_run:
         return
-    still = [f"{h.name} ({h.state_name})" for h in cli.hosts(leader) if h.state != cli.HOST_OFFLINE]
+    still = [
+        f"{h.name} ({h.state_name})"
+        for h in onehost.hosts(leader)
+        if h.state != onehost.HOST_OFFLINE
+    ]
     assert not still, f"hosts not OFFLINE after onehost offline: {', '.join(still)}"
 
 
@@ -79,7 +83,7 @@ def test_the_zone_is_disabled(cluster: Cluster) -> None:
         cluster.say(f"not applicable: onezone disable exists from 6.2, this is {cluster.source}")
         return
     leader = cluster.leader
-    if cli.zone(leader, cluster.inventory.zone).enabled:
-        cli.set_zone(leader, "disable", cluster.inventory.zone)
+    if onezone.zone(leader, cluster.inventory.zone).enabled:
+        onezone.set_zone(leader, "disable", cluster.inventory.zone)
     if not cluster.dry_run:
-        assert not cli.zone(leader, cluster.inventory.zone).enabled, "the zone is still enabled"
+        assert not onezone.zone(leader, cluster.inventory.zone).enabled, "the zone is still enabled"

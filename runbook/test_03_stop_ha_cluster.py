@@ -31,7 +31,7 @@ import pytest
 
 from oneupgrade.cluster import Cluster
 from oneupgrade.opennebula import campaign, prefetch, system
-from oneupgrade.transport.ssh import Node
+from oneupgrade.transport.node import Node
 
 pytestmark = pytest.mark.step(3, "Stop the HA Cluster")
 

@@ -18,7 +18,7 @@ fails, the followers are upgraded as well and need rolling back with it.
 import pytest
 
 from oneupgrade.cluster import Cluster
-from oneupgrade.opennebula import campaign, database, system
+from oneupgrade.opennebula import backups, campaign, database, system
 from oneupgrade.opennebula import frontend as fe
 
 pytestmark = pytest.mark.step(4, "Upgrade the Leader")
@@ -57,7 +57,7 @@ def test_the_upgraded_database_is_backed_up_for_the_followers(cluster: Cluster) 
     if cluster.control_plane_done:
         cluster.say("already done: the control plane is upgraded")
         return
-    backup = fe.backup_database(cluster.leader, cluster.journal, "replication")
+    backup = backups.backup_database(cluster.leader, cluster.journal, "replication")
     cluster.say(f"replication backup {backup.node}:{backup.path} sha256 {backup.sha256}")
     if not cluster.dry_run:
         plat = system.platform(cluster.leader)

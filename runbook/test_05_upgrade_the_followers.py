@@ -20,7 +20,7 @@ import pytest
 from oneupgrade.cluster import Cluster
 from oneupgrade.opennebula import campaign, database, system
 from oneupgrade.opennebula import frontend as fe
-from oneupgrade.transport.ssh import Node
+from oneupgrade.transport.node import Node
 
 pytestmark = pytest.mark.step(5, "Upgrade OpenNebula in the Followers")
 

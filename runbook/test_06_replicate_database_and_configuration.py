@@ -19,8 +19,8 @@ import pytest
 
 from oneupgrade.cluster import Cluster
 from oneupgrade.opennebula import database, replication
-from oneupgrade.opennebula.frontend import Backup
-from oneupgrade.transport.ssh import Node
+from oneupgrade.opennebula.backups import Backup
+from oneupgrade.transport.node import Node
 
 pytestmark = pytest.mark.step(6, "Replicate Database and Configuration")
 

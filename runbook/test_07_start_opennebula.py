@@ -13,7 +13,7 @@ import pytest
 from oneupgrade import releases
 from oneupgrade.cluster import Cluster
 from oneupgrade.opennebula import system
-from oneupgrade.transport.ssh import Node
+from oneupgrade.transport.node import Node
 
 pytestmark = pytest.mark.step(7, "Start OpenNebula in the Leader and Followers")
 

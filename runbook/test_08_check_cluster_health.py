@@ -12,8 +12,8 @@ import pytest
 
 from oneupgrade.cluster import Cluster
 from oneupgrade.errors import CommandFailed
-from oneupgrade.opennebula import cli, onedlog, raft, system
-from oneupgrade.transport.ssh import Node
+from oneupgrade.opennebula import onedlog, onezone, raft, system
+from oneupgrade.transport.node import Node
 
 pytestmark = pytest.mark.step(8, "Check Cluster Health")
 
@@ -25,7 +25,7 @@ def test_one_leader_and_every_follower_in_sync(cluster: Cluster) -> None:
         return
     # (the control-plane downtime ends when the zone is first seen healthy)
     zone, problems, healthy_at = raft.wait_healthy(
-        lambda: cli.zone(cluster.leader, cluster.inventory.zone),
+        lambda: onezone.zone(cluster.leader, cluster.inventory.zone),
         cluster.health_timeout,
         (CommandFailed,),
     )

@@ -7,7 +7,7 @@ import sys
 import time
 
 from ..errors import LabError
-from . import build, packaging
+from . import build, repository
 
 
 def main() -> int:
@@ -18,7 +18,7 @@ def main() -> int:
         for release in releases:
             started = time.monotonic()
             done = build.ensure(release)
-            packaging.write_repository([done])
+            repository.write_repository([done])
             print(f"OpenNebula {release}: {done.stage} ({time.monotonic() - started:.0f}s)")
     except LabError as exc:
         print(f"python -m onelab.real: error: {exc}", file=sys.stderr)

@@ -31,7 +31,7 @@ from ..errors import LabError
 from . import fixes
 
 CACHE = Path(os.environ.get("ONEUPGRADE_LAB_CACHE", "/var/cache/oneupgrade-lab"))
-_PROJECT = Path(__file__).resolve().parents[3]
+_PROJECT = Path(__file__).resolve().parents[2]  # the checkout (onelab/real/build.py)
 SOURCES = Path(
     os.environ.get("ONEUPGRADE_OPENNEBULA_SOURCES", _PROJECT.parent / "shared/opennebula")
 )

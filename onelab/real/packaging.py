@@ -1,5 +1,5 @@
-"""Debian packages made from a staged build, named as OpenNebula's, and an apt repository
-laid out like OpenNebula's: CACHE/repo/<series>/Debian/12/{pool,dists/stable/...}.
+"""Debian packages made from a staged build, named as OpenNebula's (the apt repository
+that serves them: repository.py).
 
 Every file of the staged tree goes to the first package whose rule matches its path; files
 under /etc are dpkg conffiles. `oneadmin` is made by opennebula-common's postinst, as the
@@ -9,7 +9,6 @@ a process that says so), so that the package set and the units an upgrade meets 
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import os
 import re
@@ -20,13 +19,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import LabError
-from .build import CACHE, RUNTIME_DEPENDS, Build, series_of
+from .build import RUNTIME_DEPENDS, Build
+from .maintscripts import SCRIPTS
 
-# The rules and scripts of this module as it was loaded (not as the file is now: an edit
-# during a long build must not label the old packages with the new rules).
-RECIPE = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:8]
-SUITE = "stable"
-COMPONENT = "opennebula"
+# The files that make the packages and their repository, the key of a repository's contents.
+RECIPE_FILES = ("packaging.py", "maintscripts.py", "repository.py")
+# Those rules and scripts as they were loaded (not as the files are now: an edit during a
+# long build must not label the old packages with the new rules).
+RECIPE = hashlib.sha256(
+    b"".join(Path(__file__).with_name(name).read_bytes() for name in RECIPE_FILES)
+).hexdigest()[:8]
 MAINTAINER = "oneupgrade lab <lab@localhost>"
 # Not shipped by the packages the lab makes: monitoring stacks, headers, unbuilt UIs.
 DROPPED = re.compile(
@@ -93,78 +95,6 @@ PACKAGES: tuple[Package, ...] = (
             "opennebula-common-onecfg"), RUNTIME_DEPENDS,
             description="the OpenNebula daemon, scheduler, monitor, hook manager and onedb"),
 )  # fmt: skip
-
-# Where onecfg keeps its configuration snapshots; the file naming the one an upgrade took.
-CONFIG_SNAPSHOTS = "/var/lib/one/backups/config"
-PENDING_SNAPSHOT = f"{CONFIG_SNAPSHOTS}/.pending-upgrade-snapshot"
-COMMON_POSTINST = """\
-#!/bin/sh
-set -e
-# The account OpenNebula runs as (uid and gid 9869, as OpenNebula's packages make it).
-if ! getent group oneadmin >/dev/null; then groupadd -g 9869 oneadmin; fi
-if ! getent passwd oneadmin >/dev/null; then
-    useradd -u 9869 -g oneadmin -d /var/lib/one -s /bin/bash -c OpenNebula oneadmin
-fi
-mkdir -p /var/lib/one /var/log/one /var/lock/one /run/one
-chown oneadmin:oneadmin /var/lib/one /var/log/one /var/lock/one /run/one
-"""
-SERVER_POSTINST = """\
-#!/bin/sh
-set -e
-chown -R oneadmin:oneadmin /etc/one /var/lib/one /var/log/one
-# First install: oneadmin's credentials and SSH key, as OpenNebula's package does.
-if [ ! -f /var/lib/one/.one/one_auth ]; then
-    mkdir -p /var/lib/one/.one
-    echo "oneadmin:$(od -An -N16 -tx1 /dev/urandom | tr -d ' \\n')" > /var/lib/one/.one/one_auth
-    chmod 600 /var/lib/one/.one/one_auth
-    chown -R oneadmin:oneadmin /var/lib/one/.one
-fi
-if [ ! -f /var/lib/one/.ssh/id_rsa ]; then
-    mkdir -p /var/lib/one/.ssh
-    ssh-keygen -q -t rsa -b 3072 -N '' -f /var/lib/one/.ssh/id_rsa
-    cp /var/lib/one/.ssh/id_rsa.pub /var/lib/one/.ssh/authorized_keys
-    chmod 700 /var/lib/one/.ssh
-    chown -R oneadmin:oneadmin /var/lib/one/.ssh
-fi
-# onecfg's state, where onecfg has migrators (7.0 and later; 6.10 Community Edition's onecfg
-# has only `patch`): an upgrade hands the preinst's snapshot of the old configuration to the
-# next `onecfg upgrade` as its one-shot source, with the config version set to the old
-# release if none was kept; a first install starts at this release (`onecfg init`).
-if [ -d /usr/share/one/onecfg/migrators ]; then
-    if [ -f @PENDING@ ]; then
-        snapshot=$(cat @PENDING@)
-        ruby -ryaml -e '
-            file = "/etc/onecfg.conf"
-            state = (File.exist?(file) && YAML.load_file(file)) || {}
-            state["version"] ||= ARGV[0]
-            state["backup"] = ARGV[1]
-            File.write(file, state.to_yaml)' "$(cat "$snapshot/version")" "$snapshot"
-        rm -f @PENDING@
-    elif [ ! -f /etc/onecfg.conf ]; then
-        onecfg init >/dev/null
-    fi
-fi
-""".replace("@PENDING@", PENDING_SNAPSHOT)
-# dpkg runs the new package's preinst with the old release still installed: the moment to
-# keep the old configuration for onecfg, as OpenNebula's packages do.
-SERVER_PREINST = """\
-#!/bin/sh
-set -e
-if [ "$1" = upgrade ] && [ -n "$2" ] && [ "$2" != "$3" ] && [ -d /etc/one ]; then
-    old=${2%-*}
-    snapshot=@SNAPSHOTS@/$(date +%Y-%m-%d_%H:%M:%S)-v$old
-    mkdir -p "$snapshot/etc" "$snapshot/var/lib/one"
-    cp -a /etc/one "$snapshot/etc/one"
-    if [ -d /var/lib/one/remotes ]; then cp -a /var/lib/one/remotes "$snapshot/var/lib/one/"; fi
-    echo "$old" > "$snapshot/version"
-    echo "$snapshot" > @PENDING@
-fi
-""".replace("@PENDING@", PENDING_SNAPSHOT).replace("@SNAPSHOTS@", CONFIG_SNAPSHOTS)
-
-SCRIPTS = {
-    "opennebula-common": {"postinst": COMMON_POSTINST},
-    "opennebula": {"preinst": SERVER_PREINST, "postinst": SERVER_POSTINST},
-}
 
 
 def package_version(release: str) -> str:
@@ -254,62 +184,3 @@ def make_debs(build: Build, out: Path) -> list[Path]:
                 raise LabError(f"dpkg-deb {package.name}: {done.stderr.strip()}")
             made.append(deb)
     return made
-
-
-def _field_block(deb: Path, pool_rel: str) -> str:
-    control = subprocess.run(["dpkg-deb", "-f", str(deb)], capture_output=True, text=True,
-                             check=True).stdout.rstrip("\n")  # fmt: skip
-    data = deb.read_bytes()
-    return (
-        f"{control}\nFilename: {pool_rel}\nSize: {len(data)}\n"
-        f"MD5sum: {hashlib.md5(data).hexdigest()}\nSHA256: {hashlib.sha256(data).hexdigest()}\n"  # noqa: S324
-    )
-
-
-def repo_dir(series: str) -> Path:
-    return CACHE / "repo" / series / "Debian" / "12"
-
-
-def write_repository(builds: list[Build]) -> Path:
-    """The repository of one series (every build given must be of it); rebuilt only when
-    its builds changed. Returns CACHE/repo."""
-    series = series_of(builds[0].release)
-    target = repo_dir(series)
-    recipe = RECIPE  # these rules, as loaded
-    key = "\n".join([recipe, *sorted(b.stage.name for b in builds)]) + "\n"
-    if (target / ".builds").exists() and (target / ".builds").read_text() == key:
-        return CACHE / "repo"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".12-"))
-    pool = tmp / "pool" / COMPONENT
-    pool.mkdir(parents=True)
-    blocks = []
-    for build in builds:
-        for deb in make_debs(build, pool):
-            blocks.append(_field_block(deb, f"pool/{COMPONENT}/{deb.name}"))
-    arch = subprocess.run(["dpkg", "--print-architecture"], capture_output=True, text=True,
-                          check=True).stdout.strip()  # fmt: skip
-    rel_dir = f"{COMPONENT}/binary-{arch}"
-    dists = tmp / "dists" / SUITE
-    (dists / rel_dir).mkdir(parents=True)
-    packages = "\n".join(blocks).encode()
-    (dists / rel_dir / "Packages").write_bytes(packages)
-    (dists / rel_dir / "Packages.gz").write_bytes(gzip.compress(packages, mtime=0))
-    sums = []
-    for name in ("Packages", "Packages.gz"):
-        data = (dists / rel_dir / name).read_bytes()
-        sums.append(f" {hashlib.sha256(data).hexdigest()} {len(data)} {rel_dir}/{name}")
-    (dists / "Release").write_text(
-        f"Origin: OpenNebula\nLabel: OpenNebula (lab build)\nSuite: {SUITE}\nCodename: {SUITE}\n"
-        f"Architectures: {arch}\nComponents: {COMPONENT}\nSHA256:\n" + "\n".join(sums) + "\n"
-    )
-    (tmp / ".builds").write_text(key)
-    tmp.chmod(0o755)
-    if target.exists():
-        old = target.with_name(f".old-{os.getpid()}")
-        target.rename(old)
-        tmp.rename(target)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        tmp.rename(target)
-    return CACHE / "repo"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import build, packaging
+from . import build, repository
 
 
 @dataclass(frozen=True)
@@ -34,5 +34,5 @@ def prepare(version: str) -> Releases:
     wanted = [release] + ([build.parse_release(target)] if target else [])
     repo = build.CACHE / "repo"
     for name in wanted:
-        repo = packaging.write_repository([build.ensure(name)])
+        repo = repository.write_repository([build.ensure(name)])
     return Releases(release, target, repo)

@@ -11,27 +11,25 @@ if TYPE_CHECKING:
     from typing import Any
 
     from .catalogue import next_series, resolve_release
-    from .faults import (
-        REAL_TIER,
-        add_fault,
+    from .faults import REAL_TIER, add_fault, clear_faults, set_latencies
+    from .interventions import (
         add_network,
         add_vm,
         busy_zone,
-        clear_faults,
         clear_missing_drivers,
         force_election,
         fsck_errors,
         hold_vm,
         missing_driver,
-        set_latencies,
         set_monitoring_interval,
         set_node_up,
         stall_follower,
         withhold_releases,
     )
     from .main import main
+    from .nodefiles import seed_node
     from .report import status
-    from .seed import seed_cluster, seed_node
+    from .seed import seed_cluster
     from .spec import ClusterSpec, NodeSpec
 
 # Imported on first use: every simulated command on a node imports this package,
@@ -41,24 +39,24 @@ _LAZY = {
     "resolve_release": "catalogue",
     "REAL_TIER": "faults",
     "add_fault": "faults",
-    "add_network": "faults",
-    "add_vm": "faults",
-    "busy_zone": "faults",
-    "stall_follower": "faults",
+    "add_network": "interventions",
+    "add_vm": "interventions",
+    "busy_zone": "interventions",
+    "stall_follower": "interventions",
     "clear_faults": "faults",
-    "clear_missing_drivers": "faults",
-    "force_election": "faults",
-    "fsck_errors": "faults",
-    "hold_vm": "faults",
-    "missing_driver": "faults",
+    "clear_missing_drivers": "interventions",
+    "force_election": "interventions",
+    "fsck_errors": "interventions",
+    "hold_vm": "interventions",
+    "missing_driver": "interventions",
     "set_latencies": "faults",
-    "set_monitoring_interval": "faults",
-    "withhold_releases": "faults",
-    "set_node_up": "faults",
+    "set_monitoring_interval": "interventions",
+    "withhold_releases": "interventions",
+    "set_node_up": "interventions",
     "main": "main",
     "status": "report",
     "seed_cluster": "seed",
-    "seed_node": "seed",
+    "seed_node": "nodefiles",
     "ClusterSpec": "spec",
     "NodeSpec": "spec",
 }

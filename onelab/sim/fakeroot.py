@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from .main import main
+from .nodefiles import seed_node
 from .report import status
-from .seed import seed_cluster, seed_node
+from .seed import seed_cluster
 from .spec import ClusterSpec, NodeSpec
 
 FE_UPGRADE = (

@@ -86,47 +86,63 @@ def _key(k: Any) -> str:
     raise _Unsupported
 
 
-def _indented(o: Any, out: list[str], pad: str, level: int, sort_keys: bool) -> None:
+def _scalar(o: Any) -> str | None:
+    """The JSON of a string, number, boolean or null (None for anything else)."""
     if isinstance(o, str):
-        out.append(_str(o))
-    elif o is None:
-        out.append("null")
-    elif o is True:
-        out.append("true")
-    elif o is False:
-        out.append("false")
-    elif isinstance(o, int):
-        out.append(int.__repr__(o))
-    elif isinstance(o, float):
-        out.append(_float(o))
+        return _str(o)
+    if o is None:
+        return "null"
+    if o is True:
+        return "true"
+    if o is False:
+        return "false"
+    if isinstance(o, int):
+        return int.__repr__(o)
+    if isinstance(o, float):
+        return _float(o)
+    return None
+
+
+def _indented_list(o: Any, out: list[str], pad: str, level: int, sort_keys: bool) -> None:
+    if not o:
+        out.append("[]")
+        return
+    if level > 200:
+        raise _Unsupported  # deep or circular: json's own checks
+    inner = "\n" + pad * (level + 1)
+    first = True
+    for item in o:
+        out.append("[" + inner if first else "," + inner)
+        first = False
+        _indented(item, out, pad, level + 1, sort_keys)
+    out.append("\n" + pad * level + "]")
+
+
+def _indented_dict(o: Any, out: list[str], pad: str, level: int, sort_keys: bool) -> None:
+    if not o:
+        out.append("{}")
+        return
+    if level > 200:
+        raise _Unsupported
+    inner = "\n" + pad * (level + 1)
+    items = sorted(o.items()) if sort_keys else o.items()
+    first = True
+    for k, v in items:
+        out.append("{" + inner if first else "," + inner)
+        first = False
+        out.append(_str(_key(k)) + ": ")
+        _indented(v, out, pad, level + 1, sort_keys)
+    out.append("\n" + pad * level + "}")
+
+
+def _indented(o: Any, out: list[str], pad: str, level: int, sort_keys: bool) -> None:
+    text = _scalar(o)
+    if text is not None:
+        out.append(text)
     elif isinstance(o, (list, tuple)):
-        if not o:
-            out.append("[]")
-            return
-        if level > 200:
-            raise _Unsupported  # deep or circular: json's own checks
-        inner = "\n" + pad * (level + 1)
-        first = True
-        for item in o:
-            out.append("[" + inner if first else "," + inner)
-            first = False
-            _indented(item, out, pad, level + 1, sort_keys)
-        out.append("\n" + pad * level + "]")
+        _indented_list(o, out, pad, level, sort_keys)
     elif isinstance(o, dict):
-        if not o:
-            out.append("{}")
-            return
-        if level > 200:
-            raise _Unsupported
-        inner = "\n" + pad * (level + 1)
-        items = sorted(o.items()) if sort_keys else o.items()
-        first = True
-        for k, v in items:
-            out.append("{" + inner if first else "," + inner)
-            first = False
-            out.append(_str(_key(k)) + ": ")
-            _indented(v, out, pad, level + 1, sort_keys)
-        out.append("\n" + pad * level + "}")
+        _indented_dict(o, out, pad, level, sort_keys)
     else:
         raise _Unsupported
 

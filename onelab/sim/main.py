@@ -6,7 +6,7 @@ import importlib
 import sys
 import time
 
-from . import faults, paths
+from . import disruption, faults, paths
 from .tools.common import Fail
 
 MODULES = {
@@ -64,7 +64,7 @@ def main(tool: str, argv: list[str]) -> int:
             sys.stderr.write(f"simulated fault: {rule['pattern']}\n")
             return int(rule["exit_code"])
         if rule is not None and rule["action"] == "hang":
-            faults.hang()
+            disruption.hang()
         delay = faults.latency(tokens, tool=tool, st=st)
         if delay > 0:
             time.sleep(delay)
@@ -73,5 +73,5 @@ def main(tool: str, argv: list[str]) -> int:
         faults.current = None
     sys.stdout.flush()
     if rule is not None and rule["action"] == "drop":
-        faults.drop_connection()
+        disruption.drop_connection()
     return rc

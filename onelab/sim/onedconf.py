@@ -4,31 +4,9 @@ from __future__ import annotations
 
 from .catalogue import series_of, vkey
 
-
-def oned_conf(server_id: int, vip: str | None) -> str:
-    hooks = ""
-    if vip is not None and server_id >= 0:
-        hooks = (
-            "# Executed when a server transits from follower->leader\n"
-            "RAFT_LEADER_HOOK = [\n"
-            '    COMMAND = "raft/vip.sh",\n'
-            f'    ARGUMENTS = "leader eth0 {vip}/24"\n'
-            "]\n\n"
-            "# Executed when a server transits from leader->follower\n"
-            "RAFT_FOLLOWER_HOOK = [\n"
-            '    COMMAND = "raft/vip.sh",\n'
-            f'    ARGUMENTS = "follower eth0 {vip}/24"\n'
-            "]\n"
-        )
-    else:
-        hooks = (
-            "# Executed when a server transits from follower->leader\n"
-            "# RAFT_LEADER_HOOK = [\n"
-            '#     COMMAND = "raft/vip.sh",\n'
-            '#     ARGUMENTS = "leader interface ip_cidr [interface ip_cidr ...]"\n'
-            "# ]\n"
-        )
-    return f"""#*******************************************************************************
+# oned.conf by its sections, as the packages ship it (FEDERATION's SERVER_ID and the
+# RAFT hooks as the lab's HA set-up leaves them).
+_DAEMON = """#*******************************************************************************
 #                       OpenNebula Configuration file
 #*******************************************************************************
 
@@ -64,7 +42,31 @@ VNC_PORTS = [
     RESERVED = "32768:65536"
 ]
 
-#*******************************************************************************
+"""
+_RAFT = """RAFT = [
+    LIMIT_PURGE          = 100000,
+    LOG_RETENTION        = 250000,
+    LOG_PURGE_TIMEOUT    = 60,
+    ELECTION_TIMEOUT_MS  = 5000,
+    BROADCAST_TIMEOUT_MS = 500,
+    XMLRPC_TIMEOUT_MS    = 1000
+]
+
+"""
+_COSTS_AND_DATASTORES = """
+DEFAULT_COST = [
+    CPU_COST    = 0,
+    MEMORY_COST = 0,
+    DISK_COST   = 0
+]
+
+DATASTORE_LOCATION  = /var/lib/one/datastores
+DATASTORE_CAPACITY_CHECK = "yes"
+"""
+
+
+def _federation(server_id: int) -> str:
+    return f"""#*******************************************************************************
 # Federation & HA configuration attributes
 #*******************************************************************************
 
@@ -75,25 +77,40 @@ FEDERATION = [
     MASTER_ONED   = ""
 ]
 
-RAFT = [
-    LIMIT_PURGE          = 100000,
-    LOG_RETENTION        = 250000,
-    LOG_PURGE_TIMEOUT    = 60,
-    ELECTION_TIMEOUT_MS  = 5000,
-    BROADCAST_TIMEOUT_MS = 500,
-    XMLRPC_TIMEOUT_MS    = 1000
-]
-
-{hooks}
-DEFAULT_COST = [
-    CPU_COST    = 0,
-    MEMORY_COST = 0,
-    DISK_COST   = 0
-]
-
-DATASTORE_LOCATION  = /var/lib/one/datastores
-DATASTORE_CAPACITY_CHECK = "yes"
 """
+
+
+def _raft_hooks(server_id: int, vip: str | None) -> str:
+    if vip is not None and server_id >= 0:
+        return (
+            "# Executed when a server transits from follower->leader\n"
+            "RAFT_LEADER_HOOK = [\n"
+            '    COMMAND = "raft/vip.sh",\n'
+            f'    ARGUMENTS = "leader eth0 {vip}/24"\n'
+            "]\n\n"
+            "# Executed when a server transits from leader->follower\n"
+            "RAFT_FOLLOWER_HOOK = [\n"
+            '    COMMAND = "raft/vip.sh",\n'
+            f'    ARGUMENTS = "follower eth0 {vip}/24"\n'
+            "]\n"
+        )
+    return (
+        "# Executed when a server transits from follower->leader\n"
+        "# RAFT_LEADER_HOOK = [\n"
+        '#     COMMAND = "raft/vip.sh",\n'
+        '#     ARGUMENTS = "leader interface ip_cidr [interface ip_cidr ...]"\n'
+        "# ]\n"
+    )
+
+
+def oned_conf(server_id: int, vip: str | None) -> str:
+    return (
+        _DAEMON
+        + _federation(server_id)
+        + _RAFT
+        + _raft_hooks(server_id, vip)
+        + _COSTS_AND_DATASTORES
+    )
 
 
 def monitord_conf() -> str:

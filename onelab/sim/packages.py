@@ -119,6 +119,34 @@ def candidate(name: str, offered: dict[str, list[str]]) -> str | None:
     return vers[-1] if vers else None
 
 
+def _not_found(name: str, want: str | None, inst: Any, vers: list[str], fmt: Any) -> str | None:
+    """apt's error when `name` (at `want`) is neither offered nor installed."""
+    if not vers and inst is None:
+        return f"E: Unable to locate package {name}"
+    if want is not None and want not in vers and (inst is None or inst["version"] != want):
+        return f"E: Version '{fmt(want)}' for '{name}' was not found"
+    return None
+
+
+def _plan_installed(
+    p: Plan, name: str, inst: Any, want: str | None, cand: str, allow_downgrades: bool, fmt: Any
+) -> None:
+    """Into `p`: what becomes of the installed package `name` (candidate `cand`)."""
+    old = inst["version"]
+    if catalogue.vkey(cand) == catalogue.vkey(old) or (
+        want is None and catalogue.vkey(cand) < catalogue.vkey(old)
+    ):
+        if inst.get("status") == "iF":
+            p.reconfigure.append(name)
+        else:
+            p.notes.append(f"{name} is already the newest version ({fmt(old)}).")
+        return
+    if catalogue.vkey(cand) < catalogue.vkey(old) and not allow_downgrades:
+        p.error = "E: Packages were downgraded and -y was used without --allow-downgrades."
+        return
+    p.changes.append(Change(name, old, cand))
+
+
 def plan(
     targets: list[tuple[str, str | None]],
     offered: dict[str, list[str]],
@@ -132,12 +160,8 @@ def plan(
     p = Plan()
     for name, want in targets:
         inst = installed.get(name)
-        vers = offered.get(name, [])
-        if not vers and inst is None:
-            p.error = f"E: Unable to locate package {name}"
-            return p
-        if want is not None and want not in vers and (inst is None or inst["version"] != want):
-            p.error = f"E: Version '{fmt(want)}' for '{name}' was not found"
+        p.error = _not_found(name, want, inst, offered.get(name, []), fmt)
+        if p.error is not None:
             return p
         cand = want or candidate(name, offered) or (inst["version"] if inst else None)
         assert cand is not None
@@ -149,19 +173,9 @@ def plan(
             else:
                 p.changes.append(Change(name, None, cand))
             continue
-        old = inst["version"]
-        if catalogue.vkey(cand) == catalogue.vkey(old) or (
-            want is None and catalogue.vkey(cand) < catalogue.vkey(old)
-        ):
-            if inst.get("status") == "iF":
-                p.reconfigure.append(name)
-            else:
-                p.notes.append(f"{name} is already the newest version ({fmt(old)}).")
-            continue
-        if catalogue.vkey(cand) < catalogue.vkey(old) and not allow_downgrades:
-            p.error = "E: Packages were downgraded and -y was used without --allow-downgrades."
+        _plan_installed(p, name, inst, want, cand, allow_downgrades, fmt)
+        if p.error is not None:
             return p
-        p.changes.append(Change(name, old, cand))
     return p
 
 

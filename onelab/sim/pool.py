@@ -1,4 +1,5 @@
-"""OpenNebula objects as the CLI shows them (JSON dicts of strings), computed on read."""
+"""The zone and its hosts as the CLI shows them (JSON dicts of strings), computed on read
+(VMs: vms.py)."""
 
 from __future__ import annotations
 
@@ -10,40 +11,8 @@ TYPE_CHECKING = False  # typing costs ~10 ms per simulated command
 if TYPE_CHECKING:
     from typing import Any
 
-LCM_NAMES = (
-    "LCM_INIT PROLOG BOOT RUNNING MIGRATE SAVE_STOP SAVE_SUSPEND SAVE_MIGRATE PROLOG_MIGRATE "
-    "PROLOG_RESUME EPILOG_STOP EPILOG SHUTDOWN CANCEL FAILURE CLEANUP_RESUBMIT UNKNOWN HOTPLUG "
-    "SHUTDOWN_POWEROFF BOOT_UNKNOWN BOOT_POWEROFF BOOT_SUSPENDED BOOT_STOPPED CLEANUP_DELETE "
-    "HOTPLUG_SNAPSHOT HOTPLUG_NIC HOTPLUG_SAVEAS HOTPLUG_SAVEAS_POWEROFF HOTPLUG_SAVEAS_SUSPENDED "
-    "SHUTDOWN_UNDEPLOY EPILOG_UNDEPLOY PROLOG_UNDEPLOY BOOT_UNDEPLOY HOTPLUG_PROLOG_POWEROFF "
-    "HOTPLUG_EPILOG_POWEROFF BOOT_MIGRATE BOOT_FAILURE BOOT_MIGRATE_FAILURE PROLOG_MIGRATE_FAILURE "
-    "PROLOG_FAILURE EPILOG_FAILURE EPILOG_STOP_FAILURE EPILOG_UNDEPLOY_FAILURE "
-    "PROLOG_MIGRATE_POWEROFF PROLOG_MIGRATE_POWEROFF_FAILURE PROLOG_MIGRATE_SUSPEND "
-    "PROLOG_MIGRATE_SUSPEND_FAILURE BOOT_UNDEPLOY_FAILURE BOOT_STOPPED_FAILURE "
-    "PROLOG_RESUME_FAILURE PROLOG_UNDEPLOY_FAILURE DISK_SNAPSHOT_POWEROFF "
-    "DISK_SNAPSHOT_REVERT_POWEROFF DISK_SNAPSHOT_DELETE_POWEROFF DISK_SNAPSHOT_SUSPENDED "
-    "DISK_SNAPSHOT_REVERT_SUSPENDED DISK_SNAPSHOT_DELETE_SUSPENDED DISK_SNAPSHOT "
-    "DISK_SNAPSHOT_REVERT DISK_SNAPSHOT_DELETE PROLOG_MIGRATE_UNKNOWN "
-    "PROLOG_MIGRATE_UNKNOWN_FAILURE DISK_RESIZE DISK_RESIZE_POWEROFF DISK_RESIZE_UNDEPLOYED "
-    "HOTPLUG_NIC_POWEROFF HOTPLUG_RESIZE HOTPLUG_SAVEAS_UNDEPLOYED HOTPLUG_SAVEAS_STOPPED "
-    "BACKUP BACKUP_POWEROFF RESTORE"
-).split()
-LCM_SHORT = {
-    1: "prol", 2: "boot", 3: "runn", 4: "migr", 5: "save", 6: "save", 7: "save", 8: "migr",
-    9: "prol", 10: "epil", 11: "epil", 12: "shut", 16: "unkn", 30: "epil", 31: "prol",
-    43: "migr", 45: "migr", 60: "migr", 69: "back", 70: "back", 71: "rest",
-}  # fmt: skip
 HOST_SHORT = {0: "init", 2: "on", 3: "err", 4: "dsbl", 8: "off"}
 INIT_WINDOW = 1.0  # the lab's default monitoring cycle, seconds
-
-
-def lcm_number(name: str) -> int:
-    key = name.strip().upper()
-    if key.isdigit():
-        return int(key)
-    if key not in LCM_NAMES:
-        raise ValueError(f"unknown LCM state {name!r}")
-    return LCM_NAMES.index(key)
 
 
 # ------------------------------------------------------------------------ zone
@@ -170,11 +139,9 @@ def monitoring_starts(st: dict[str, Any], hosts: list[dict[str, Any]], remotes: 
             copy_drivers(st, host["name"], remotes)
 
 
-def host_json(
-    st: dict[str, Any], me: str, data: dict[str, Any], host: dict[str, Any], now: float
+def _host_template(
+    st: dict[str, Any], host: dict[str, Any], error: str, now: float
 ) -> dict[str, Any]:
-    state, error = host_state(st, me, host, now)
-    vms = [str(v["id"]) for v in data["vms"] if v["host_id"] == host["id"]]
     hv = host["hypervisor"]
     template: dict[str, Any] = {
         "ARCH": "x86_64",
@@ -190,6 +157,12 @@ def host_json(
     }
     if error:
         template["ERROR"] = error
+    return template
+
+
+def _host_monitoring(
+    st: dict[str, Any], host: dict[str, Any], running: int, now: float
+) -> dict[str, Any]:
     # The last monitoring result: this cycle's for a host monitored fine since its last
     # status change; otherwise the last one before it. monitord stamps an empty record
     # for an OFFLINE host every cycle.
@@ -200,15 +173,43 @@ def host_json(
         "TIMESTAMP": str(stamp),
         "ID": str(host["id"]),
         "CAPACITY": {
-            "FREE_CPU": str(400 - len(vms) * 100),
-            "FREE_MEMORY": str(16303104 - len(vms) * 1048576),
-            "USED_CPU": str(len(vms) * 100),
-            "USED_MEMORY": str(len(vms) * 1048576),
+            "FREE_CPU": str(400 - running * 100),
+            "FREE_MEMORY": str(16303104 - running * 1048576),
+            "USED_CPU": str(running * 100),
+            "USED_MEMORY": str(running * 1048576),
         },
         "SYSTEM": {"NETRX": "0", "NETTX": "0"},
     }
     if host["status"] == "offline":
         monitoring = {"TIMESTAMP": str(int(now)), "ID": str(host["id"])}
+    return monitoring
+
+
+def _host_share(host: dict[str, Any], running: int) -> dict[str, Any]:
+    return {
+        "MEM_USAGE": str(running * 1048576),
+        "CPU_USAGE": str(running * 100),
+        # Host::offline resets the capacity until the next monitoring result
+        "TOTAL_MEM": "16303104" if host.get("capacity", True) else "0",
+        "TOTAL_CPU": "400" if host.get("capacity", True) else "0",
+        "MAX_MEM": "16303104",
+        "MAX_CPU": "400",
+        "RUNNING_VMS": str(running),
+        "VMS_THREAD": "1",
+        "DATASTORES": {"DISK_USAGE": "0", "FREE_DISK": "80000", "MAX_DISK": "100000"},
+        "PCI_DEVICES": {},
+        "NUMA_NODES": {},
+    }
+
+
+def host_json(
+    st: dict[str, Any], me: str, data: dict[str, Any], host: dict[str, Any], now: float
+) -> dict[str, Any]:
+    state, error = host_state(st, me, host, now)
+    vms = [str(v["id"]) for v in data["vms"] if v["host_id"] == host["id"]]
+    hv = host["hypervisor"]
+    template = _host_template(st, host, error, now)
+    monitoring = _host_monitoring(st, host, len(vms), now)
     return {
         "ID": str(host["id"]),
         "NAME": host["name"],
@@ -218,20 +219,7 @@ def host_json(
         "VM_MAD": hv,
         "CLUSTER_ID": "0",
         "CLUSTER": "default",
-        "HOST_SHARE": {
-            "MEM_USAGE": str(len(vms) * 1048576),
-            "CPU_USAGE": str(len(vms) * 100),
-            # Host::offline resets the capacity until the next monitoring result
-            "TOTAL_MEM": "16303104" if host.get("capacity", True) else "0",
-            "TOTAL_CPU": "400" if host.get("capacity", True) else "0",
-            "MAX_MEM": "16303104",
-            "MAX_CPU": "400",
-            "RUNNING_VMS": str(len(vms)),
-            "VMS_THREAD": "1",
-            "DATASTORES": {"DISK_USAGE": "0", "FREE_DISK": "80000", "MAX_DISK": "100000"},
-            "PCI_DEVICES": {},
-            "NUMA_NODES": {},
-        },
+        "HOST_SHARE": _host_share(host, len(vms)),
         "VMS": {"ID": vms[0] if len(vms) == 1 else vms} if vms else {},
         "TEMPLATE": template,
         "MONITORING": monitoring,
@@ -245,54 +233,3 @@ def host_pool(st: dict[str, Any], me: str, data: dict[str, Any]) -> dict[str, An
     if not hosts:
         return {"HOST_POOL": {}}
     return {"HOST_POOL": {"HOST": hosts[0] if len(hosts) == 1 else hosts}}
-
-
-# ------------------------------------------------------------------------- VMs
-
-
-def vm_lcm(st: dict[str, Any], vm: dict[str, Any], now: float) -> int:
-    hold = st.get("holds", {}).get(str(vm["id"]))
-    if hold and now < float(hold["until"]):
-        return int(hold["lcm"])
-    return int(vm["lcm"])
-
-
-def vm_json(st: dict[str, Any], vm: dict[str, Any], now: float) -> dict[str, Any]:
-    return {
-        "ID": str(vm["id"]),
-        "UID": "0",
-        "GID": "0",
-        "UNAME": "oneadmin",
-        "GNAME": "oneadmin",
-        "NAME": vm["name"],
-        "LAST_POLL": str(int(now)),
-        "STATE": str(vm["state"]),
-        "LCM_STATE": str(vm_lcm(st, vm, now)),
-        "RESCHED": "0",
-        "STIME": str(vm["stime"]),
-        "ETIME": "0",
-        "DEPLOY_ID": f"one-{vm['id']}",
-        "TEMPLATE": {"CPU": "1", "MEMORY": "1024", "VCPU": "1"},
-        "MONITORING": {},
-        "USER_TEMPLATE": {},
-        # one history record: a dict, as OpenNebula's XML-to-JSON gives a lone element
-        "HISTORY_RECORDS": {
-            "HISTORY": {
-                "OID": str(vm["id"]),
-                "SEQ": "0",
-                "HOSTNAME": vm["host"],
-                "HID": str(vm["host_id"]),
-                "CID": "0",
-                "DS_ID": "0",
-                "VM_MAD": "kvm",
-                "TM_MAD": "ssh",
-                "ACTION": "0",
-            }
-        },
-    }
-
-
-def vm_pool(st: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
-    now = time.time()
-    vms = [vm_json(st, v, now) for v in data["vms"] if int(v["state"]) != 6]
-    return {"VM_POOL": {"VM": vms}} if vms else {"VM_POOL": {}}

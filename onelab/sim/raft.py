@@ -180,50 +180,53 @@ def _follower_commit(st: State, name: str, now: float) -> int:
     return index + busy - (1 if now - last < SYNC_LAG else 0)
 
 
+RAFT_FIELDS = ("STATE", "TERM", "VOTEDFOR", "COMMIT", "LOG_INDEX", "FEDLOG_INDEX")
+
+
+def _fields(
+    st: State, s: dict[str, Any], name: str, broken: set[str], term: int, now: float
+) -> dict[str, str]:
+    """The raft fields of server `s`, whose oned runs on node `name`."""
+    lead = leader(st)
+    own = int(db(st, name)["index"])
+    fields = {"VOTEDFOR": "-1", "FEDLOG_INDEX": "-1"}
+    if name in broken:
+        fields.update(
+            STATE="1", TERM=str(term + 2 + int(s["id"])), COMMIT=str(own), LOG_INDEX=str(own)
+        )
+        fields["VOTEDFOR"] = str(st["oned"][name]["server_id"])
+    elif lead is None:
+        fields.update(STATE="1", TERM=str(term + 1), COMMIT=str(own), LOG_INDEX=str(own))
+    elif name == lead:
+        own += _busy_commits(st, now)
+        fields.update(STATE="3", TERM=str(term), COMMIT=str(own), LOG_INDEX=str(own))
+        fields["VOTEDFOR"] = str(s["id"])  # the leader voted for itself
+    else:
+        li = int(db(st, lead)["index"]) + _busy_commits(st, now)
+        if in_sync(st, name, lead):
+            commit = _follower_commit(st, name, now)
+            fields.update(STATE="2", TERM=str(term), COMMIT=str(commit), LOG_INDEX=str(li))
+        else:
+            commit = own if own != li else li - 1
+            fields.update(STATE="2", TERM=str(term), COMMIT=str(commit), LOG_INDEX=str(own))
+    return {k: fields[k] for k in RAFT_FIELDS}
+
+
 def rows(st: State, now: float | None = None) -> list[dict[str, str]]:
     """Per zone server: ENDPOINT, ID, NAME and the raft fields, as strings."""
     now = time.time() if now is None else now
-    valid, broken = classify(st)
-    lead = leader(st)
+    _valid, broken = classify(st)
     term = int(st.get("raft", {}).get("term", 0))
     out: list[dict[str, str]] = []
-    dash = dict.fromkeys(("STATE", "TERM", "VOTEDFOR", "COMMIT", "LOG_INDEX", "FEDLOG_INDEX"), "-")
+    dash = dict.fromkeys(RAFT_FIELDS, "-")
     for s in servers(st):
         row = {"ENDPOINT": s["endpoint"], "ID": str(s["id"]), "NAME": s["name"]}
         name = node_at(st, s)
         if name is None or not is_running(st, name):
             row.update(dash)
-            out.append(row)
-            continue
-        own = int(db(st, name)["index"])
-        fields = {"VOTEDFOR": "-1", "FEDLOG_INDEX": "-1"}
-        if name in broken:
-            fields.update(
-                STATE="1", TERM=str(term + 2 + int(s["id"])), COMMIT=str(own), LOG_INDEX=str(own)
-            )
-            fields["VOTEDFOR"] = str(st["oned"][name]["server_id"])
-        elif lead is None:
-            fields.update(STATE="1", TERM=str(term + 1), COMMIT=str(own), LOG_INDEX=str(own))
-        elif name == lead:
-            own += _busy_commits(st, now)
-            fields.update(STATE="3", TERM=str(term), COMMIT=str(own), LOG_INDEX=str(own))
-            fields["VOTEDFOR"] = str(s["id"])  # the leader voted for itself
         else:
-            li = int(db(st, lead)["index"]) + _busy_commits(st, now)
-            if in_sync(st, name, lead):
-                commit = _follower_commit(st, name, now)
-                fields.update(STATE="2", TERM=str(term), COMMIT=str(commit), LOG_INDEX=str(li))
-            else:
-                commit = own if own != li else li - 1
-                fields.update(STATE="2", TERM=str(term), COMMIT=str(commit), LOG_INDEX=str(own))
-        row.update(
-            {
-                k: fields[k]
-                for k in ("STATE", "TERM", "VOTEDFOR", "COMMIT", "LOG_INDEX", "FEDLOG_INDEX")
-            }
-        )
+            row.update(_fields(st, s, name, broken, term, now))
         out.append(row)
-    _ = valid
     return out
 
 

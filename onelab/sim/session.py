@@ -6,7 +6,7 @@ import os
 import sys
 import time
 
-from . import faults, paths
+from . import disruption, faults, paths
 
 SFTP = "/usr/lib/openssh/sftp-server"
 
@@ -29,7 +29,7 @@ def main() -> int:
         sys.stderr.write(f"simulated fault: {rule['pattern']}\n")
         return int(rule["exit_code"])
     if rule is not None and rule["action"] == "hang":
-        faults.hang()
+        disruption.hang()
     delay = faults.latency(tokens, tool=None, st=st)
     if delay > 0:
         time.sleep(delay)
@@ -46,7 +46,7 @@ def main() -> int:
         return subprocess.run(["/bin/bash", "-c", cmd], input=bytes(data), check=False).returncode
     if rule is not None and rule["action"] == "drop":
         rc = subprocess.call(["/bin/bash", "-c", cmd])
-        faults.drop_connection()
+        disruption.drop_connection()
         return rc
     os.execv("/bin/bash", ["bash", "-c", cmd])  # noqa: S606
     return 0  # pragma: no cover

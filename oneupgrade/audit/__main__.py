@@ -1,7 +1,7 @@
-"""`python -m oneupgrade.audit verify ...`: check audit logs (see `oneupgrade.audit.log`)."""
+"""`python -m oneupgrade.audit verify ...`: check audit logs (see `oneupgrade.audit.verify`)."""
 
 import sys
 
-from oneupgrade.audit.log import main
+from oneupgrade.audit.verify import main
 
 sys.exit(main())

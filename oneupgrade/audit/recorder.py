@@ -20,7 +20,7 @@ from typing import Any
 
 from oneupgrade.audit.log import AuditLog
 from oneupgrade.audit.redact import Redactor
-from oneupgrade.inventory import Inventory
+from oneupgrade.inventory.model import Inventory
 from oneupgrade.result import CommandResult
 
 

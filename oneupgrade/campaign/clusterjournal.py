@@ -27,10 +27,11 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
-from oneupgrade.audit.journal import Journal, shape_problem
+from oneupgrade.audit.journal import Journal
+from oneupgrade.audit.journal_format import shape_problem
 from oneupgrade.campaign.clusterlock import LOCK_DIR
 from oneupgrade.errors import RunbookError
-from oneupgrade.transport.ssh import Node
+from oneupgrade.transport.node import Node
 
 COPY = f"{LOCK_DIR}/journal.json"
 CHOICES = ("cluster", "local")

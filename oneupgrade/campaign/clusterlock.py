@@ -35,11 +35,11 @@ from typing import TYPE_CHECKING, Any
 
 from oneupgrade.errors import RunbookError
 from oneupgrade.result import CommandResult
-from oneupgrade.transport.ssh import Held
+from oneupgrade.transport.channel import Held
 
 if TYPE_CHECKING:
     from oneupgrade.cluster import Cluster
-    from oneupgrade.transport.ssh import Node
+    from oneupgrade.transport.node import Node
 
 LOCK_DIR = "/var/lib/one/.oneupgrade"  # root-only (0700), beside OpenNebula's state
 READY = "oneupgrade-cluster-lock-held"

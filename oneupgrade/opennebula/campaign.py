@@ -11,9 +11,9 @@ from collections.abc import Callable, Mapping
 
 from oneupgrade import releases
 from oneupgrade.cluster import Cluster
-from oneupgrade.opennebula import cli, config, known_issues, platforms, system
+from oneupgrade.opennebula import config, known_issues, onevnet, platforms, system
 from oneupgrade.opennebula.survey import NodeSurvey
-from oneupgrade.transport.ssh import Node
+from oneupgrade.transport.node import Node
 
 
 def in_progress(cluster: Cluster) -> bool:
@@ -36,6 +36,8 @@ def rollback_unfinished(cluster: Cluster) -> str | None:
 
 
 def release_problems(cluster: Cluster, found: Mapping[str, NodeSurvey]) -> list[str]:
+    """Why the releases found forbid this run: a rollback not finished, front-ends off
+    the campaign's way, or a new upgrade whose source and target the guide does not cover."""
     target = cluster.target
     rollback = rollback_unfinished(cluster)
     if rollback:
@@ -60,7 +62,16 @@ def release_problems(cluster: Cluster, found: Mapping[str, NodeSurvey]) -> list[
             f"the front-ends run different releases ({listing}); an HA cluster must run one "
             "release on every front-end before it is upgraded"
         ]
-    source = distinct[0]
+    return _upgrade_path_problems(cluster, distinct[0], found)
+
+
+def _upgrade_path_problems(
+    cluster: Cluster, source: str, found: Mapping[str, NodeSurvey]
+) -> list[str]:
+    """A new upgrade from `source`: a path the guide covers, a target no older, and no
+    hypervisor's node package newer than the target."""
+    target = cluster.target
+    problems = []
     wanted = releases.resolve(target)
     if releases.parse(source) < (6, 0):
         problems.append(
@@ -109,7 +120,7 @@ def known_issue_findings(cluster: Cluster, target: str) -> tuple[list[str], list
         if issue.probe
     }
     running = "zone" in cluster.observed
-    networks = cli.vnets(cluster.leader) if running else []
+    networks = onevnet.vnets(cluster.leader) if running else []
     facts = known_issues.Facts(seen, cluster.observed.get("hosts", []), networks, probes)
     blocking: list[str] = []
     notes: list[str] = []

@@ -18,7 +18,7 @@ from oneupgrade.opennebula import config
 
 if TYPE_CHECKING:
     from oneupgrade.cluster import Cluster
-    from oneupgrade.transport.ssh import Node
+    from oneupgrade.transport.node import Node
 
 SQLITE_DB = "/var/lib/one/one.db"
 MYSQL_DATADIR = "/var/lib/mysql"  # Debian's and EL's default

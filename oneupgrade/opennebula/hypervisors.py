@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 from oneupgrade import releases
 from oneupgrade.errors import PreconditionFailed
 from oneupgrade.opennebula import system
-from oneupgrade.opennebula.frontend import PACKAGE_TIMEOUT, pinned
-from oneupgrade.transport.ssh import Node
+from oneupgrade.opennebula.package_upgrade import PACKAGE_TIMEOUT, pinned
+from oneupgrade.transport.node import Node
 
 if TYPE_CHECKING:
     from oneupgrade.opennebula.survey import NodeSurvey

@@ -15,7 +15,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from oneupgrade import releases
-from oneupgrade.opennebula.cli import OneHost, OneVnet
+from oneupgrade.opennebula.onehost import OneHost
+from oneupgrade.opennebula.onevnet import OneVnet
 from oneupgrade.opennebula.survey import NodeSurvey
 
 Version = tuple[int, ...]

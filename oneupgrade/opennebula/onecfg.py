@@ -10,7 +10,7 @@ process; 255 an error, named on an "ERROR:" line ("Unknown config version",
 from __future__ import annotations
 
 from oneupgrade.result import CommandResult
-from oneupgrade.transport.ssh import Node
+from oneupgrade.transport.node import Node
 
 CONF = "/etc/onecfg.conf"  # onecfg's own state: versions, the backup to process
 

@@ -24,16 +24,16 @@ from oneupgrade import releases
 from oneupgrade.audit.journal import Journal
 from oneupgrade.errors import PreconditionFailed
 from oneupgrade.opennebula import system
-from oneupgrade.opennebula.frontend import (
+from oneupgrade.opennebula.hypervisors import NODE_PACKAGES, raise_missing
+from oneupgrade.opennebula.package_upgrade import (
     PACKAGE_TIMEOUT,
     PREFETCHED,
     migrators_to_install,
     packages_to_upgrade,
     pinned,
 )
-from oneupgrade.opennebula.hypervisors import NODE_PACKAGES, raise_missing
 from oneupgrade.opennebula.survey import NodeSurvey
-from oneupgrade.transport.ssh import Node
+from oneupgrade.transport.node import Node
 
 
 def fact(node: Node) -> str:

@@ -12,7 +12,7 @@ import shlex
 import time
 
 from oneupgrade.audit.journal import Journal
-from oneupgrade.transport.ssh import Node
+from oneupgrade.transport.node import Node
 
 PROBES_DIR = "/var/lib/one/remotes/im"
 BACKUP_DIR = "/var/lib/one/backups/oneupgrade"

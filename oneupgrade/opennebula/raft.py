@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from oneupgrade.opennebula.cli import Zone
+from oneupgrade.opennebula.onezone import Zone
 
 CATCH_UP = 3.0  # seconds a lagging follower is given: six heartbeats
 PAUSE = 0.25  # between readings: half a heartbeat

@@ -25,8 +25,8 @@ from collections.abc import Sequence
 from oneupgrade.audit.journal import Journal
 from oneupgrade.errors import PreconditionFailed
 from oneupgrade.opennebula import config
-from oneupgrade.opennebula.frontend import BACKUP_DIR, ONEDB_TIMEOUT, Backup
-from oneupgrade.transport.ssh import Node
+from oneupgrade.opennebula.backups import BACKUP_DIR, ONEDB_TIMEOUT, Backup
+from oneupgrade.transport.node import Node
 
 # (parent directory, directory) pairs synchronised from the leader, as the doc's
 # `rsync -r /etc/one root@follower:/etc` and `rsync -r .../remotes/etc ...:/var/lib/one/remotes`

@@ -10,6 +10,9 @@ pre-upgrade dump, its sha256 checked on each), each front-end its own /etc/one b
 A rollback is a campaign of its own in the journal ("kind": "rollback"); the upgrade
 it undoes is kept in its facts under UPGRADE, so a rerun (or --lf) finds everything
 in one place, and the next `pytest runbook/` starts a new upgrade.
+
+This module is the campaign and its plan; the stages are rollback_database.py,
+rollback_packages.py, rollback_configuration.py and rollback_hypervisors.py.
 """
 
 from __future__ import annotations
@@ -19,14 +22,13 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from oneupgrade import releases
 from oneupgrade.audit.journal import Journal
 from oneupgrade.cluster import Cluster
 from oneupgrade.errors import PreconditionFailed
-from oneupgrade.opennebula import cli, system
-from oneupgrade.opennebula.frontend import BACKUP_DIR, ONEDB_TIMEOUT, PACKAGE_TIMEOUT, Backup
+from oneupgrade.opennebula import onehost, onevm
+from oneupgrade.opennebula.backups import Backup
 from oneupgrade.opennebula.survey import NodeSurvey, survey_node
-from oneupgrade.transport.ssh import Node
+from oneupgrade.transport.node import Node
 
 KIND = "rollback"
 UPGRADE = "upgrade"  # fact: {"id", "source", "target", "facts"} of the campaign undone
@@ -201,8 +203,8 @@ def changes_since(upgrade: Upgrade, leader: Node) -> list[str]:
     """What the restore loses, as far as the running zone shows it (empty: nothing)."""
     hosts_before = {str(i) for i in upgrade.fact("hosts_before") or []}
     vms_before = {str(i) for i in upgrade.fact("vms_before") or []}
-    hosts = {str(h.id) for h in cli.hosts(leader)}
-    vms = {str(v.id) for v in cli.vms(leader)}
+    hosts = {str(h.id) for h in onehost.hosts(leader)}
+    vms = {str(v.id) for v in onevm.vms(leader)}
     lines = []
     for what, now, before in (("VM", vms, vms_before), ("host", hosts, hosts_before)):
         created, deleted = sorted(now - before, key=int), sorted(before - now, key=int)
@@ -211,97 +213,3 @@ def changes_since(upgrade: Upgrade, leader: Node) -> list[str]:
         if deleted:
             lines.append(f"{len(deleted)} {what}(s) deleted or done since: {', '.join(deleted)}")
     return lines
-
-
-def restore_database(source: Node, node: Node, dump: Backup, journal: Journal) -> str:
-    """The leader's dump onto `node` (copied when it is another node), sha256 checked,
-    then `onedb restore -f` with the upgraded OpenNebula still installed."""
-    key = RESTORED.format(node=node)
-    if journal.fact(key) == dump.sha256:
-        return "already restored"
-    path = dump.path
-    if node is not source:
-        path = f"{BACKUP_DIR}/{dump.path.rsplit('/', 1)[-1]}"
-        if node.dry_run or _sha256(node, path) != dump.sha256:
-            data = b"" if source.dry_run else source.fetch(dump.path)
-            node.run(f"mkdir -p {BACKUP_DIR}", mutating=True)
-            node.push(f"cat > {shlex.quote(path)}", data)
-    seen = "<sha256>" if node.dry_run else _sha256(node, path)
-    if not node.dry_run and seen != dump.sha256:
-        raise PreconditionFailed(
-            f"{node}: {path} has sha256 {seen}, not the recorded {dump.sha256}: the dump is "
-            "damaged; the database was NOT restored (the controller keeps a copy under the "
-            "report directory's backups/)"
-        )
-    node.run(f"onedb restore -f {shlex.quote(path)}", mutating=True, timeout=ONEDB_TIMEOUT)
-    journal.remember(key, dump.sha256)
-    return f"restored {path}"
-
-
-def _sha256(node: Node, path: str) -> str | None:
-    result = node.run(f"sha256sum {shlex.quote(path)}", check=False)
-    return result.stdout.split()[0] if result.ok and result.stdout else None
-
-
-def reinstall(node: Node, upgrade: Upgrade) -> list[str]:
-    """The node's OpenNebula packages back to their versions before the upgrade, from the
-    source series' repository; packages the upgrade added are removed. Modified
-    configuration files are kept (the configuration is copied back afterwards)."""
-    plat = system.platform(node)
-    installed = system.installed_packages(node, plat.family)
-    before = upgrade.packages_before(node.name, installed)
-    wrong = {p: v for p, v in before.items() if installed.get(p) != v}
-    added = sorted(p for p in installed if p.startswith("opennebula") and p not in before)
-    if not wrong and not added:
-        return []
-    done = []
-    if system.switch_repository(node, plat, releases.series_of(upgrade.source)):
-        done.append(f"repository back to {releases.series_of(upgrade.source)}")
-    system.refresh_repository(node, plat, PACKAGE_TIMEOUT)
-    if added:
-        remove = "apt-get remove -y -q" if plat.family == "deb" else "dnf -y remove"
-        names = " ".join(shlex.quote(p) for p in added)
-        node.run(f"{system.APT_ENV} {remove} {names}", mutating=True, timeout=PACKAGE_TIMEOUT)
-        done.append(f"removed {' '.join(added)}")
-    if wrong:
-        node.run(downgrade_command(plat, wrong), mutating=True, timeout=PACKAGE_TIMEOUT)
-        done.append("reinstalled " + " ".join(f"{p} {v}" for p, v in sorted(wrong.items())))
-    return done
-
-
-def downgrade_command(plat: system.Platform, versions: dict[str, str]) -> str:
-    """Exact versions, older ones allowed, modified configuration files kept."""
-    if plat.family == "deb":
-        names = " ".join(shlex.quote(f"{p}={v}-1") for p, v in sorted(versions.items()))
-        return f"{system.APT_ENV} apt-get install --allow-downgrades {system.APT_OPTIONS} {names}"
-    names = " ".join(shlex.quote(f"{p}-{v}") for p, v in sorted(versions.items()))
-    return f"dnf -y downgrade {names}"
-
-
-def restore_configuration(node: Node, backups: list[str]) -> list[str]:
-    """Each backup of step 4 (`/etc/one.DATE` ...) copied back over its original; what
-    the upgrade left there is kept beside it as `<path>.rolled-back`."""
-    done = []
-    for backup in backups:
-        original = _original(backup)
-        if not node.run(f"test -e {shlex.quote(backup)}", check=False).ok and not node.dry_run:
-            raise PreconditionFailed(f"{node}: the configuration backup {backup} is gone")
-        same = node.run(f"diff -r -q {shlex.quote(backup)} {shlex.quote(original)}", check=False).ok
-        if same and not node.dry_run:
-            continue
-        aside = f"{original}.rolled-back-{time.strftime('%Y%m%d-%H%M%S')}"
-        b, o, a = shlex.quote(backup), shlex.quote(original), shlex.quote(aside)
-        node.run(f"{{ test ! -e {o} || mv {o} {a}; }} && cp -a {b} {o}", mutating=True)
-        done.append(f"{original} from {backup}")
-    return done
-
-
-def _original(backup: str) -> str:
-    """`/etc/one.2026-12-03` or `/etc/one.2026-12-03.2` -> `/etc/one`."""
-    head, _, tail = backup.rpartition("/")
-    name = tail.split(".")
-    # the stamp is the first dot-part that starts with a digit after the name
-    for i, part in enumerate(name[1:], start=1):
-        if part[:4].isdigit():
-            return f"{head}/{'.'.join(name[:i])}"
-    return backup

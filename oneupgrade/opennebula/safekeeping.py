@@ -16,7 +16,7 @@ from pathlib import Path
 
 from oneupgrade.audit.journal import Journal
 from oneupgrade.errors import PreconditionFailed
-from oneupgrade.transport.ssh import Node
+from oneupgrade.transport.node import Node
 
 ONEDB_TIMEOUT = 3600.0
 

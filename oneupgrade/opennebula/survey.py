@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from oneupgrade.errors import CommandFailed, PreconditionFailed
-from oneupgrade.opennebula import cli, database, system
-from oneupgrade.transport.ssh import Node
+from oneupgrade.opennebula import database, onezone, system
+from oneupgrade.transport.node import Node
 
 
 @dataclass(frozen=True)
@@ -39,11 +39,11 @@ def survey_node(node: Node) -> NodeSurvey:
     return NodeSurvey(node.name, node.role, plat, packages, version)
 
 
-def zone_from_any(frontends: list[Node], zone_id: int) -> tuple[cli.Zone, Node] | None:
+def zone_from_any(frontends: list[Node], zone_id: int) -> tuple[onezone.Zone, Node] | None:
     """`onezone show` from the first front-end whose oned answers (None: none does)."""
     for node in frontends:
         try:
-            return cli.zone(node, zone_id), node
+            return onezone.zone(node, zone_id), node
         except CommandFailed:
             continue
     return None

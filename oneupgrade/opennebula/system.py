@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from oneupgrade import releases
 from oneupgrade.errors import CommandFailed, PreconditionFailed
-from oneupgrade.transport.ssh import Node
+from oneupgrade.transport.node import Node
 
 APT_REPO_FILE = "/etc/apt/sources.list.d/opennebula.list"
 YUM_REPO_FILE = "/etc/yum.repos.d/opennebula.repo"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import html
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Protocol
 
 __all__ = ["Bar", "Command", "bars", "svg"]
@@ -82,6 +83,40 @@ def _ticks(span: float) -> float:
     return 7200.0
 
 
+@dataclass(frozen=True)
+class _Frame:
+    """The picture's geometry: its lanes, their height, and where a time is drawn."""
+
+    lanes: list[str]
+    start: float
+    end: float
+
+    @property
+    def lane(self) -> int:
+        n = len(self.lanes)
+        return 14 if n <= 40 else (8 if n <= 120 else 5)
+
+    @property
+    def top(self) -> int:
+        return 18
+
+    @property
+    def height(self) -> int:
+        return self.top + self.lane * len(self.lanes) + 4
+
+    @property
+    def span(self) -> float:
+        return max(self.end - self.start, 1e-3)
+
+    @cached_property
+    def row(self) -> dict[str, int]:
+        return {name: i for i, name in enumerate(self.lanes)}
+
+    def x(self, t: float) -> float:
+        plot = WIDTH - LABELS - 10
+        return LABELS + max(0.0, min(1.0, (t - self.start) / self.span)) * plot
+
+
 def svg(
     found: Sequence[Bar],
     lanes: Sequence[str],
@@ -90,65 +125,87 @@ def svg(
     outage: tuple[float, float | None] | None,
 ) -> str:
     """The picture as inline SVG markup (every text escaped)."""
-    e = html.escape
     extra = sorted({b.node for b in found} - set(lanes))
-    lanes = [*lanes, *extra]
-    lane = 14 if len(lanes) <= 40 else (8 if len(lanes) <= 120 else 5)
-    top, plot = 18, WIDTH - LABELS - 10
-    height = top + lane * len(lanes) + 4
-    span = max(end - start, 1e-3)
-
-    def x(t: float) -> float:
-        return LABELS + max(0.0, min(1.0, (t - start) / span)) * plot
-
+    frame = _Frame([*lanes, *extra], start, end)
+    height = frame.height
     parts = [
         f'<svg id="ou-timeline" xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" '
         f'height="{height}" viewBox="0 0 {WIDTH} {height}" role="img" '
         'aria-label="timeline of the run" style="font:10px sans-serif">'
     ]
-    tick = _ticks(span)
+    parts += _ticks_drawn(frame)
+    if outage is not None:
+        parts.append(_outage(frame, outage))
+    parts += _lane_names(frame)
+    for b in found:
+        parts += _bar(frame, b)
+    parts.append("</svg>")
+    return f'<div class="ou-timeline">{"".join(parts)}<p>{_legend()}</p></div>'
+
+
+def _ticks_drawn(frame: _Frame) -> list[str]:
+    """A vertical line and its seconds label at every tick."""
+    x, top, height = frame.x, frame.top, frame.height
+    parts = []
+    tick = _ticks(frame.span)
     t = 0.0
-    while t <= span:
+    while t <= frame.span:
         parts.append(
-            f'<line x1="{x(start + t):.1f}" y1="{top - 4}" x2="{x(start + t):.1f}" '
-            f'y2="{height}" stroke="#ddd"/><text x="{x(start + t):.1f}" y="10" '
+            f'<line x1="{x(frame.start + t):.1f}" y1="{top - 4}" x2="{x(frame.start + t):.1f}" '
+            f'y2="{height}" stroke="#ddd"/><text x="{x(frame.start + t):.1f}" y="10" '
             f'text-anchor="middle" fill="#555">{t:g} s</text>'
         )
         t += tick
-    if outage is not None:
-        down, up = outage[0], outage[1] if outage[1] is not None else end
-        held = f"{up - down:.1f} s" if outage[1] is not None else "not ended"
+    return parts
+
+
+def _outage(frame: _Frame, outage: tuple[float, float | None]) -> str:
+    """The control-plane outage: a band across every lane."""
+    x, top = frame.x, frame.top
+    down, up = outage[0], outage[1] if outage[1] is not None else frame.end
+    held = f"{up - down:.1f} s" if outage[1] is not None else "not ended"
+    return (
+        f'<rect class="ou-outage" x="{x(down):.1f}" y="{top - 4}" '
+        f'width="{max(x(up) - x(down), 1):.1f}" height="{frame.height - top + 4}" '
+        f'fill="{OUTAGE}" fill-opacity="0.25"><title>control-plane outage: {held}'
+        "</title></rect>"
+    )
+
+
+def _lane_names(frame: _Frame) -> list[str]:
+    lane = frame.lane
+    if lane < 8:
+        return []  # too thin to be named
+    return [
+        f'<text x="{LABELS - 4}" y="{frame.top + i * lane + lane - 3}" text-anchor="end">'
+        f"{html.escape(name)}</text>"
+        for i, name in enumerate(frame.lanes)
+    ]
+
+
+def _bar(frame: _Frame, b: Bar) -> list[str]:
+    """One step's work on one node, its number inside when there is room."""
+    e, x, lane = html.escape, frame.x, frame.lane
+    y = frame.top + frame.row[b.node] * lane + 1
+    width = max(x(b.end) - x(b.start), 1.5)
+    title = (
+        f"{b.node}, step {b.label}: {b.outcome}, {b.end - b.start:.1f} s, "
+        f"{b.commands} command(s); last: {b.last}"
+    )
+    parts = [
+        f'<rect class="ou-bar ou-{b.outcome}" data-node="{e(b.node)}" data-step="{b.step}" '
+        f'x="{x(b.start):.1f}" y="{y}" width="{width:.1f}" height="{lane - 2}" '
+        f'fill="{COLOURS[b.outcome]}"><title>{e(title)}</title></rect>'
+    ]
+    if lane >= 14 and width > 14:
         parts.append(
-            f'<rect class="ou-outage" x="{x(down):.1f}" y="{top - 4}" '
-            f'width="{max(x(up) - x(down), 1):.1f}" height="{height - top + 4}" '
-            f'fill="{OUTAGE}" fill-opacity="0.25"><title>control-plane outage: {held}'
-            "</title></rect>"
+            f'<text x="{x(b.start) + 2:.1f}" y="{y + lane - 5}" fill="#fff" '
+            f'pointer-events="none">{b.step}</text>'
         )
-    row = {name: i for i, name in enumerate(lanes)}
-    for i, name in enumerate(lanes):
-        y = top + i * lane
-        if lane >= 8:
-            parts.append(
-                f'<text x="{LABELS - 4}" y="{y + lane - 3}" text-anchor="end">{e(name)}</text>'
-            )
-    for b in found:
-        y = top + row[b.node] * lane + 1
-        width = max(x(b.end) - x(b.start), 1.5)
-        title = (
-            f"{b.node}, step {b.label}: {b.outcome}, {b.end - b.start:.1f} s, "
-            f"{b.commands} command(s); last: {b.last}"
-        )
-        parts.append(
-            f'<rect class="ou-bar ou-{b.outcome}" data-node="{e(b.node)}" data-step="{b.step}" '
-            f'x="{x(b.start):.1f}" y="{y}" width="{width:.1f}" height="{lane - 2}" '
-            f'fill="{COLOURS[b.outcome]}"><title>{e(title)}</title></rect>'
-        )
-        if lane >= 14 and width > 14:
-            parts.append(
-                f'<text x="{x(b.start) + 2:.1f}" y="{y + lane - 5}" fill="#fff" '
-                f'pointer-events="none">{b.step}</text>'
-            )
-    parts.append("</svg>")
+    return parts
+
+
+def _legend() -> str:
     legend = " ".join(
         f'<span style="display:inline-block;width:10px;height:10px;background:{colour}">'
         f"</span> {name}"
@@ -158,4 +215,4 @@ def svg(
         "One lane per node, a bar per step's work on it (the number is the step; hover "
         "for its commands)."
     )
-    return f'<div class="ou-timeline">{"".join(parts)}<p>{legend}. {e(note)}</p></div>'
+    return f"{legend}. {html.escape(note)}"

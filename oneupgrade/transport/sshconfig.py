@@ -25,7 +25,7 @@ How one node resolves (`resolve_route`), documented rule:
   works. At most `MAX_HOPS` jumps; a loop is an error.
 
 Host keys are never part of this: every hop, jump hosts included, is checked against
-the pinned known_hosts under its real HostName and Port (`oneupgrade.transport.ssh`).
+the pinned known_hosts under its real HostName and Port (`oneupgrade.transport.connect`).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from pathlib import Path
 import paramiko
 
 from oneupgrade.errors import RunbookError
-from oneupgrade.inventory import Host, SshSettings
+from oneupgrade.inventory.model import Host, SshSettings
 
 __all__ = [
     "MAX_HOPS",

@@ -21,8 +21,9 @@ from onelab import Lab
 from onelab.inventory_file import SUDO_PASSWORD_ENV
 from onelab.keys import new_ed25519, write_private
 from oneupgrade.errors import AuthenticationFailed, ConnectionFailed
-from oneupgrade.inventory import load_inventory
-from oneupgrade.transport.ssh import Gateways, Node
+from oneupgrade.inventory.load import load_inventory
+from oneupgrade.transport.gateways import Gateways
+from oneupgrade.transport.node import Node
 from tests.e2e.conftest import LabFactory
 from tests.e2e.runner import (
     CmdlineWatch,

@@ -29,7 +29,7 @@ import yaml
 
 from onelab import Lab
 from onelab.invoke import ROOT, runbook_argv
-from oneupgrade.audit.log import verify_log
+from oneupgrade.audit.verify import verify_log
 from oneupgrade.plugin.report import read_report
 from tests.conftest import lab_unavailable
 from tests.e2e.runner import Run, run_runbook, sh

@@ -15,8 +15,8 @@ import pytest
 
 from onelab import Lab
 from oneupgrade.errors import HostKeyRejected
-from oneupgrade.inventory import load_inventory
-from oneupgrade.transport.ssh import Node
+from oneupgrade.inventory.load import load_inventory
+from oneupgrade.transport.node import Node
 
 pytestmark = pytest.mark.lab
 

@@ -6,9 +6,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from oneupgrade.inventory import Host, SshSettings
+from oneupgrade.inventory.model import Host, SshSettings
 from oneupgrade.result import CommandResult
-from oneupgrade.transport.ssh import Node
+from oneupgrade.transport.node import Node
 
 Answer = tuple[int, str, str] | Callable[[str], tuple[int, str, str]]
 

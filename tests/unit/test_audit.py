@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from oneupgrade.audit.log import GENESIS, OUTPUT_CAP, AuditError, AuditLog, main, verify_log
+from oneupgrade.audit.log import GENESIS, OUTPUT_CAP, AuditError, AuditLog
 from oneupgrade.audit.redact import MASK, Redactor
+from oneupgrade.audit.verify import main, verify_log
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -1,4 +1,4 @@
-"""The benchmark's critical-path model (bench.scale) on a hand-made audit log: it follows
+"""The benchmark's critical-path model (bench.critical_path) on a hand-made audit log: it follows
 the work's dependencies (a hypervisor's step 9 waits for its own background download),
 not the order the runbook ran the commands in."""
 
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.scale import critical_path, schedule
+from bench.critical_path import critical_path, schedule
 from onelab.sim import pool
 
 LATENCIES = {"apt-get download": 6.0, "apt-get install": 4.0, "systemctl stop": 1.0}

@@ -2,7 +2,7 @@
 
 import json
 
-from oneupgrade.opennebula import cli
+from oneupgrade.opennebula import onehost, onevm, onezone
 from tests.unit.fakes import FakeNode
 
 
@@ -39,7 +39,7 @@ def test_a_healthy_zone_has_one_leader_and_followers_in_sync() -> None:
     node = FakeNode(
         answers={"onezone show": (0, _zone(_server(0, "3"), _server(1, "2"), _server(2, "2")), "")}
     )
-    zone = cli.zone(node, 0)
+    zone = onezone.zone(node, 0)
     assert zone.enabled
     assert [s.address for s in zone.servers] == ["10.0.0.1", "10.0.0.2", "10.0.0.3"]
     assert zone.health_problems() == []
@@ -49,21 +49,21 @@ def test_a_follower_behind_the_leader_is_not_in_sync() -> None:
     node = FakeNode(
         answers={"onezone show": (0, _zone(_server(0, "3"), _server(1, "2", commit="20")), "")}
     )
-    problems = cli.zone(node, 0).health_problems()
+    problems = onezone.zone(node, 0).health_problems()
     assert problems == ["server 1 (fe2) commit 20 != leader's 21 (not in sync)"]
 
 
 def test_a_server_in_error_and_no_leader_are_both_reported() -> None:
     down = {**_server(1, "-"), "TERM": "-", "COMMIT": "-"}
     node = FakeNode(answers={"onezone show": (0, _zone(_server(0, "1"), down), "")})
-    problems = cli.zone(node, 0).health_problems()
+    problems = onezone.zone(node, 0).health_problems()
     assert "0 leaders (want exactly 1)" in problems
     assert "server 1 (fe2) is error" in problems
     assert "server 0 (fe1) is candidate" in problems
 
 
 def test_a_disabled_solo_zone_has_no_servers() -> None:
-    zone = cli.zone(FakeNode(answers={"onezone show": (0, _zone(state="1"), "")}), 0)
+    zone = onezone.zone(FakeNode(answers={"onezone show": (0, _zone(state="1"), "")}), 0)
     assert not zone.enabled
     assert zone.servers == ()
     assert zone.health_problems() == []
@@ -83,9 +83,11 @@ def test_one_host_comes_as_a_dict_and_several_as_a_list() -> None:
         answers={"onehost list": (0, json.dumps({"HOST_POOL": {"HOST": [one, two]}}), "")}
     )
     empty = FakeNode(answers={"onehost list": (0, json.dumps({"HOST_POOL": {}}), "")})
-    assert [(h.name, h.enabled, h.version) for h in cli.hosts(single)] == [("hv1", False, "6.10.5")]
-    assert [h.state_name for h in cli.hosts(double)] == ["DISABLED", "MONITORED"]
-    assert cli.hosts(empty) == []
+    assert [(h.name, h.enabled, h.version) for h in onehost.hosts(single)] == [
+        ("hv1", False, "6.10.5")
+    ]
+    assert [h.state_name for h in onehost.hosts(double)] == ["DISABLED", "MONITORED"]
+    assert onehost.hosts(empty) == []
 
 
 def test_only_prolog_migrate_epilog_and_save_states_are_transient() -> None:
@@ -96,7 +98,7 @@ def test_only_prolog_migrate_epilog_and_save_states_are_transient() -> None:
         {"ID": "4", "NAME": "d", "STATE": "3", "LCM_STATE": "11"},
     ]
     node = FakeNode(answers={"onevm list": (0, json.dumps({"VM_POOL": {"VM": vms}}), "")})
-    assert [(v.id, v.transient_state) for v in cli.vms(node)] == [
+    assert [(v.id, v.transient_state) for v in onevm.vms(node)] == [
         (1, "MIGRATE"),
         (2, None),
         (3, None),

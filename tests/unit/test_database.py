@@ -7,7 +7,7 @@ from pathlib import Path
 from oneupgrade.audit.journal import Journal
 from oneupgrade.audit.redact import MASK, Redactor
 from oneupgrade.cluster import Cluster
-from oneupgrade.inventory import load_inventory
+from oneupgrade.inventory.load import load_inventory
 from oneupgrade.opennebula import database
 from tests.unit.fakes import FakeNode
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from oneupgrade.errors import CommandFailed, PreconditionFailed
-from oneupgrade.opennebula import frontend, system
+from oneupgrade.opennebula import database_upgrade, frontend, package_upgrade, system
 from tests.unit.fakes import FakeNode
 
 DEB = system.Platform("deb", "Debian GNU/Linux 12 (bookworm)")
@@ -15,15 +15,17 @@ MONITORD = 'MONITOR_ADDRESS = "auto"\n'
 def test_the_migrators_are_installed_when_the_target_repository_offers_them() -> None:
     node = FakeNode(answers={"apt-cache show opennebula-migration": (0, "Package: x\n", "")})
     installed = {"opennebula": "6.10.5-1"}
-    assert frontend.migrators_to_install(node, DEB, installed, "7.0") == ["opennebula-migration"]
+    assert package_upgrade.migrators_to_install(node, DEB, installed, "7.0") == [
+        "opennebula-migration"
+    ]
 
 
 def test_nothing_is_installed_when_a_migration_package_is_there() -> None:
     node = FakeNode()
     installed = {"opennebula": "6.10.5-1", "opennebula-migration-community": "6.10.0.1-1"}
-    assert frontend.migrators_to_install(node, DEB, installed, "6.10") == []
+    assert package_upgrade.migrators_to_install(node, DEB, installed, "6.10") == []
     assert node.ran == []  # and the installed one is upgraded with the rest
-    assert "opennebula-migration-community" in frontend.packages_to_upgrade(
+    assert "opennebula-migration-community" in package_upgrade.packages_to_upgrade(
         {"opennebula": "6.8.3-1", "opennebula-migration-community": "6.8.0.1-1"}, DEB, "6.10"
     )
 
@@ -32,7 +34,7 @@ def test_no_migrators_anywhere_refuses_naming_the_packages() -> None:
     missing = (100, "", "N: Unable to locate package\nE: No packages found\n")
     node = FakeNode(answers={"apt-cache show": missing})
     with pytest.raises(PreconditionFailed) as caught:
-        frontend.migrators_to_install(node, DEB, {"opennebula": "6.8.3-1"}, "6.10")
+        package_upgrade.migrators_to_install(node, DEB, {"opennebula": "6.8.3-1"}, "6.10")
     message = str(caught.value)
     assert "opennebula-migration or opennebula-migration-community" in message
     assert "/etc/apt/sources.list.d/opennebula.list" in message
@@ -99,7 +101,7 @@ def test_fsck_errors_are_the_lines_before_its_totals() -> None:
         "Use 'onedb restore' to restore the DB.\n\nTotal errors found: 0\n"
         "Total errors repaired: 0\nTotal errors unrepaired: 0\n"
     )
-    assert frontend.fsck_errors(clean) == []
+    assert database_upgrade.fsck_errors(clean) == []
     dirty = (
         "MySQL dump stored in /var/lib/one/backups/a.sql\n"
         "Use 'onedb restore' or restore the DB using the mysql command:\n"
@@ -107,7 +109,7 @@ def test_fsck_errors_are_the_lines_before_its_totals() -> None:
         "Host 0 RUNNING_VMS has 2 \tis\t1\n[UNREPAIRED] Image 4 has a wrong DATASTORE_ID\n\n"
         "Total errors found: 2\nTotal errors repaired: 1\nTotal errors unrepaired: 1\n"
     )
-    assert frontend.fsck_errors(dirty) == [
+    assert database_upgrade.fsck_errors(dirty) == [
         "Host 0 RUNNING_VMS has 2 \tis\t1",
         "[UNREPAIRED] Image 4 has a wrong DATASTORE_ID",
     ]

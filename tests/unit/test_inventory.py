@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from oneupgrade.inventory import Host, Inventory, InventoryError, load_inventory
+from oneupgrade.inventory.document import InventoryError
+from oneupgrade.inventory.load import load_inventory
+from oneupgrade.inventory.model import Host, Inventory
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from oneupgrade.inventory import InventoryError, load_inventory
+from oneupgrade.inventory.document import InventoryError
+from oneupgrade.inventory.load import load_inventory
 from oneupgrade.inventory.onedeploy import is_onedeploy
 
 REPO = Path(__file__).resolve().parents[2]

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from oneupgrade.opennebula import known_issues, system
-from oneupgrade.opennebula.cli import OneHost, OneVnet
+from oneupgrade.opennebula.onehost import OneHost
+from oneupgrade.opennebula.onevnet import OneVnet
 from oneupgrade.opennebula.survey import NodeSurvey
 
 VIEWS = "/etc/one/sunstone-views.yaml"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from oneupgrade.plugin.progress import FanOut, status_line, summary_line
+from oneupgrade.plugin.fanout import FanOut, status_line, summary_line
 
 
 def test_the_status_line_names_the_longest_working_nodes_and_fits_the_width() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from oneupgrade.opennebula import raft
-from oneupgrade.opennebula.cli import FOLLOWER, LEADER, Zone, ZoneServer
+from oneupgrade.opennebula.onezone import FOLLOWER, LEADER, Zone, ZoneServer
 
 
 def _zone(*servers: tuple[str, str, str]) -> Zone:

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from oneupgrade.audit import log as audit
+from oneupgrade.audit import verify as audit
+from oneupgrade.audit.log import AuditLog
 from oneupgrade.audit.redact import Redactor
 from oneupgrade.plugin.report import allocate_stem, failure_gist, read_report, redact_test_report
 
@@ -77,7 +78,7 @@ def _report_file(tmp_path: Path, environment: dict[str, str]) -> Path:
 def test_verify_takes_the_head_from_the_report(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with audit.AuditLog(tmp_path / "run.jsonl", "run", Redactor()) as log:
+    with AuditLog(tmp_path / "run.jsonl", "run", Redactor()) as log:
         log.event("run-start")
         log.event("run-end")
         head = log.head

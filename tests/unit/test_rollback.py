@@ -8,7 +8,7 @@ import pytest
 
 from oneupgrade.audit.journal import Journal
 from oneupgrade.errors import PreconditionFailed
-from oneupgrade.opennebula import rollback, system
+from oneupgrade.opennebula import rollback, rollback_configuration, rollback_packages, system
 from oneupgrade.opennebula.survey import NodeSurvey
 
 DEB = system.Platform("deb", "Debian GNU/Linux 12 (bookworm)", "debian", "12")
@@ -26,18 +26,23 @@ def _upgrade(**facts: object) -> rollback.Upgrade:
 
 
 def test_the_backups_name_their_originals() -> None:
-    assert rollback._original("/etc/one.2026-12-03") == "/etc/one"
-    assert rollback._original("/etc/one.2026-12-03.2") == "/etc/one"
-    assert rollback._original("/var/lib/one/remotes/etc.2026-12-03") == "/var/lib/one/remotes/etc"
-    assert rollback._original("/etc/onecfg.conf.2026-12-03") == "/etc/onecfg.conf"
+    assert rollback_configuration._original("/etc/one.2026-12-03") == "/etc/one"
+    assert rollback_configuration._original("/etc/one.2026-12-03.2") == "/etc/one"
+    assert (
+        rollback_configuration._original("/var/lib/one/remotes/etc.2026-12-03")
+        == "/var/lib/one/remotes/etc"
+    )
+    assert rollback_configuration._original("/etc/onecfg.conf.2026-12-03") == "/etc/onecfg.conf"
 
 
 def test_the_downgrade_names_exact_versions_and_keeps_modified_configuration() -> None:
-    deb = rollback.downgrade_command(DEB, {"opennebula": "6.10.5", "opennebula-tools": "6.10.5"})
+    deb = rollback_packages.downgrade_command(
+        DEB, {"opennebula": "6.10.5", "opennebula-tools": "6.10.5"}
+    )
     assert "--allow-downgrades" in deb
     assert "--force-confold" in deb
     assert deb.endswith("opennebula=6.10.5-1 opennebula-tools=6.10.5-1")
-    assert rollback.downgrade_command(RPM, {"opennebula": "7.0.1"}) == (
+    assert rollback_packages.downgrade_command(RPM, {"opennebula": "7.0.1"}) == (
         "dnf -y downgrade opennebula-7.0.1"
     )
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import json
 import os
 import signal
@@ -18,18 +18,16 @@ from types import ModuleType
 
 import pytest
 
-SERVICECTL = Path(__file__).parents[2] / "onelab/real/servicectl.py"
+from onelab.real.node import systemctl_program
+
+# A node's /usr/bin/systemctl, with this checkout's onelab/real as the folder of its package
+SERVICECTL = systemctl_program(str(Path(__file__).parents[2] / "onelab/real"))
 SOURCES = Path(__file__).resolve().parents[3] / "shared/opennebula"  # the upstream tarballs
 Run = Callable[..., subprocess.CompletedProcess[str]]
 
 
 def load_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("servicectl", SERVICECTL)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return importlib.import_module("onelab.real.servicectl.units")
 
 
 class Lab:
@@ -53,7 +51,7 @@ class Lab:
     def run(self, *argv: str, timeout: float = 10) -> subprocess.CompletedProcess[str]:
         env = dict(os.environ, ONE_LAB_ROOT=str(self.root))
         return subprocess.run(
-            [sys.executable, str(SERVICECTL), *argv],
+            [sys.executable, "-c", SERVICECTL, *argv],
             env=env,
             capture_output=True,
             text=True,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from oneupgrade.audit import log as audit
+from oneupgrade.audit import verify as audit
 from oneupgrade.audit.log import AuditLog
 from oneupgrade.audit.redact import Redactor
 from oneupgrade.audit.signature import (

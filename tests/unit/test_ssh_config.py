@@ -7,8 +7,8 @@ from pathlib import Path
 import paramiko
 import pytest
 
-from oneupgrade.inventory import Host, SshSettings
-from oneupgrade.transport.ssh import BecomePasswordMissing, Node, become_password
+from oneupgrade.inventory.model import Host, SshSettings
+from oneupgrade.transport.node import Node
 from oneupgrade.transport.sshconfig import (
     MAX_HOPS,
     Hop,
@@ -17,6 +17,7 @@ from oneupgrade.transport.sshconfig import (
     load_config,
     resolve_route,
 )
+from oneupgrade.transport.sudo import BecomePasswordMissing, become_password
 
 
 def settings(tmp_path: Path, *, identity: bool = False, **extra: object) -> SshSettings:

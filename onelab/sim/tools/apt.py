@@ -97,23 +97,14 @@ def _targets(names: list[str]) -> list[tuple[str, str | None]]:
     return out_
 
 
-def _install(cmd: str, names: list[str], flags: set[str], dpkg_opts: list[str]) -> int:
-    urls, offered = packages.apt_lists()
-    installed = nodestate.installed()
-    out("Reading package lists...")
-    out("Building dependency tree...")
-    out("Reading state information...")
-    pending = [n for n, i in installed.items() if i.get("status") == "iF"]
-    if pending:
-        raise Fail(
-            "E: dpkg was interrupted, you must manually run 'dpkg --configure -a' to "
-            "correct the problem.",
-            100,
-        )
+def _changes(
+    cmd: str,
+    names: list[str],
+    flags: set[str],
+    offered: dict[str, list[str]],
+    installed: nodestate.Packages,
+) -> list[Change]:
     if cmd == "install":
-        if not names:
-            out("0 upgraded, 0 newly installed, 0 to remove and 0 not upgraded.")
-            return 0
         p = packages.plan(
             _targets(names),
             offered,
@@ -129,7 +120,12 @@ def _install(cmd: str, names: list[str], flags: set[str], dpkg_opts: list[str]) 
         raise Fail(p.error, 100)
     for note in p.notes:
         out(note)
-    changes = p.changes
+    return p.changes
+
+
+def _summary(
+    changes: list[Change], offered: dict[str, list[str]], installed: nodestate.Packages
+) -> None:
     upgrades = [c for c in changes if c.old is not None]
     new = [c for c in changes if c.old is None]
     in_tx = {c.name for c in changes}
@@ -144,8 +140,9 @@ def _install(cmd: str, names: list[str], flags: set[str], dpkg_opts: list[str]) 
         f"{len(upgrades)} upgraded, {len(new)} newly installed, 0 to remove and "
         f"{len(held)} not upgraded."
     )
-    if not changes:
-        return 0
+
+
+def _fetch(changes: list[Change], urls: list[str]) -> None:
     download = packages.to_download(changes)
     size = 4.2 * len(download)
     total = 4.2 * len(changes)
@@ -161,6 +158,29 @@ def _install(cmd: str, names: list[str], flags: set[str], dpkg_opts: list[str]) 
         for i, c in enumerate(download, 1):
             out(f"Get:{i} {base} stable/opennebula {ARCH} {c.name} {ARCH} {dv(c.new)} [4,200 kB]")
         out(f"Fetched {size:.1f} MB in 1s ({size:.1f} MB/s)")
+
+
+def _install(cmd: str, names: list[str], flags: set[str], dpkg_opts: list[str]) -> int:
+    urls, offered = packages.apt_lists()
+    installed = nodestate.installed()
+    out("Reading package lists...")
+    out("Building dependency tree...")
+    out("Reading state information...")
+    pending = [n for n, i in installed.items() if i.get("status") == "iF"]
+    if pending:
+        raise Fail(
+            "E: dpkg was interrupted, you must manually run 'dpkg --configure -a' to "
+            "correct the problem.",
+            100,
+        )
+    if cmd == "install" and not names:
+        out("0 upgraded, 0 newly installed, 0 to remove and 0 not upgraded.")
+        return 0
+    changes = _changes(cmd, names, flags, offered, installed)
+    _summary(changes, offered, installed)
+    if not changes:
+        return 0
+    _fetch(changes, urls)
     if "-d" in flags or "--download-only" in flags:
         out("Download complete and in download only mode")
         packages.commit(changes, download_only=True, half_configured=[], configured=[])

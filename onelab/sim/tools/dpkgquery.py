@@ -81,7 +81,8 @@ def listing(patterns: list[str]) -> int:
     return 1 if missing else 0
 
 
-def run(tool: str, argv: list[str]) -> int:
+def _options(argv: list[str]) -> tuple[str, str, list[str]]:
+    """(mode: "show", "status", "list" or "", format, patterns)."""
     fmt = DEFAULT_FMT
     mode = ""
     patterns: list[str] = []
@@ -103,23 +104,25 @@ def run(tool: str, argv: list[str]) -> int:
             continue
         else:
             patterns.append(a)
-    if mode == "list":
-        return listing(patterns)
-    if mode == "status":
-        installed = nodestate.installed()
-        rc = 0
-        for p in patterns:
-            if p not in installed:
-                err(f"dpkg-query: package '{p}' is not installed and no information is available")
-                rc = 1
-                continue
-            info = installed[p]
-            out(f"Package: {p}\nStatus: {field(p, info, 'Status')}")
-            out(f"Architecture: {field(p, info, 'Architecture')}")
-            out(f"Version: {field(p, info, 'Version')}\n")
-        return rc
-    if mode != "show":
-        raise Fail("dpkg-query: need an action option", 2)
+    return mode, fmt, patterns
+
+
+def _status(patterns: list[str]) -> int:
+    installed = nodestate.installed()
+    rc = 0
+    for p in patterns:
+        if p not in installed:
+            err(f"dpkg-query: package '{p}' is not installed and no information is available")
+            rc = 1
+            continue
+        info = installed[p]
+        out(f"Package: {p}\nStatus: {field(p, info, 'Status')}")
+        out(f"Architecture: {field(p, info, 'Architecture')}")
+        out(f"Version: {field(p, info, 'Version')}\n")
+    return rc
+
+
+def _show(fmt: str, patterns: list[str]) -> int:
     installed = nodestate.installed()
     found, missing = select(patterns)
     for n in found:
@@ -127,3 +130,14 @@ def run(tool: str, argv: list[str]) -> int:
     for p in missing:
         err(f"dpkg-query: no packages found matching {p}")
     return 1 if missing else 0
+
+
+def run(tool: str, argv: list[str]) -> int:
+    mode, fmt, patterns = _options(argv)
+    if mode == "list":
+        return listing(patterns)
+    if mode == "status":
+        return _status(patterns)
+    if mode != "show":
+        raise Fail("dpkg-query: need an action option", 2)
+    return _show(fmt, patterns)

@@ -127,6 +127,52 @@ def _remotes_version() -> str:
         return ""
 
 
+def _selected(
+    st: dict[str, Any], data: dict[str, Any], refs: list[str] | None, force: bool, current: str
+) -> list[dict[str, Any]]:
+    """The hosts of `refs` (else all) not OFFLINE whose VERSION is older than `current`
+    (any, with --force)."""
+    now = time.time()
+    chosen = data["hosts"] if refs is None else [find(data, ref) for ref in refs]
+    return [
+        h
+        for h in chosen
+        if h["status"] != "offline"
+        and (
+            force
+            or catalogue.vkey(pool.reported_version(st, h, now) or "0") < catalogue.vkey(current)
+        )
+    ]
+
+
+def _copy(st: dict[str, Any], selected: list[dict[str, Any]]) -> tuple[list[str], list[int]]:
+    """The copy to each host, with its progress bar: (names failed, ids copied to)."""
+    failed: list[str] = []
+    ok: list[int] = []
+    for i, h in enumerate(selected, 1):
+        bar = "=" * int(40 * i / len(selected))
+        print(f"[{bar:<40}] {i}/{len(selected)} {h['name']:<40}", end="\r", flush=True)
+        if h["name"] in st.get("down", []) or h["name"] not in st.get("probe", {}):
+            failed.append(h["name"])
+        else:
+            ok.append(int(h["id"]))
+    return failed, ok
+
+
+def _record(selected: list[dict[str, Any]], ok: list[int], current: str) -> None:
+    """The copied drivers reach the hosts; host.update records their VERSION."""
+    with state.mutate() as st2:
+        for h in selected:
+            if int(h["id"]) in ok:
+                pool.copy_drivers(st2, h["name"], current)
+        wdata, error = raft.write(st2, "one.host.update")
+        if error is None:  # the CLI ignores host.update's result
+            for h in wdata["hosts"]:
+                if int(h["id"]) in ok:
+                    h["version"] = current
+            raft.commit(st2)
+
+
 def _sync(force: bool, refs: list[str] | None) -> int:
     """`onehost sync [range] [--force]`: the hosts of `refs` (else all) not OFFLINE
     whose VERSION is older than the front-end's remotes/VERSION (any, with --force)."""
@@ -139,43 +185,16 @@ def _sync(force: bool, refs: list[str] | None) -> int:
     st = state.load()
     me = require_oned(st)
     data = raft.read_db(st, me)["data"]
-    now = time.time()
-    chosen = data["hosts"] if refs is None else [find(data, ref) for ref in refs]
-    selected = [
-        h
-        for h in chosen
-        if h["status"] != "offline"
-        and (
-            force
-            or catalogue.vkey(pool.reported_version(st, h, now) or "0") < catalogue.vkey(current)
-        )
-    ]
+    selected = _selected(st, data, refs, force, current)
     if not selected:
         out("No hosts are going to be updated.")
         return 0
     for h in selected:
         out(f"* Adding {h['name']} to upgrade")
-    failed: list[str] = []
-    ok: list[int] = []
-    for i, h in enumerate(selected, 1):
-        bar = "=" * int(40 * i / len(selected))
-        print(f"[{bar:<40}] {i}/{len(selected)} {h['name']:<40}", end="\r", flush=True)
-        if h["name"] in st.get("down", []) or h["name"] not in st.get("probe", {}):
-            failed.append(h["name"])
-        else:
-            ok.append(int(h["id"]))
+    failed, ok = _copy(st, selected)
     out("")
     if ok:
-        with state.mutate() as st2:
-            for h in selected:
-                if int(h["id"]) in ok:
-                    pool.copy_drivers(st2, h["name"], current)
-            wdata, error = raft.write(st2, "one.host.update")
-            if error is None:  # the CLI ignores host.update's result
-                for h in wdata["hosts"]:
-                    if int(h["id"]) in ok:
-                        h["version"] = current
-                raft.commit(st2)
+        _record(selected, ok, current)
     if failed:
         err("Failed to update the following hosts:")
         for name in failed:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import time
 
-from .. import pool, raft, state
+from .. import raft, state
+from ..vms import LCM_NAMES, LCM_SHORT, vm_json, vm_pool
 from .common import Fail, dump_json, fmt, header, out, require_oned, xml
 
 TYPE_CHECKING = False  # typing costs ~10 ms per simulated command
@@ -16,7 +17,7 @@ VM_SHORT = {0: "init", 1: "pend", 2: "hold", 4: "stop", 5: "susp", 6: "done", 8:
 
 def stat(vm: dict[str, Any]) -> str:
     if vm["STATE"] == "3":
-        return pool.LCM_SHORT.get(int(vm["LCM_STATE"]), "actv")
+        return LCM_SHORT.get(int(vm["LCM_STATE"]), "actv")
     return VM_SHORT.get(int(vm["STATE"]), "fail")
 
 
@@ -43,7 +44,7 @@ def run(tool: str, argv: list[str]) -> int:
     data = raft.read_db(st, me)["data"]
     f = fmt(argv)
     if cmd == "list":
-        p = pool.vm_pool(st, data)
+        p = vm_pool(st, data)
         if f == "json":
             out(dump_json(p))
         elif f == "xml":
@@ -56,7 +57,7 @@ def run(tool: str, argv: list[str]) -> int:
             raise Fail("onevm show: missing argument vmid")
         for v in data["vms"]:
             if rest[0] in (str(v["id"]), v["name"]):
-                vm = pool.vm_json(st, v, time.time())
+                vm = vm_json(st, v, time.time())
                 if f == "json":
                     out(dump_json({"VM": vm}))
                 elif f == "xml":
@@ -66,7 +67,7 @@ def run(tool: str, argv: list[str]) -> int:
                     out(f"{'ID':<16}: {vm['ID']}")
                     out(f"{'NAME':<16}: {vm['NAME']}")
                     out(f"{'STATE':<16}: {'ACTIVE' if vm['STATE'] == '3' else vm['STATE']}")
-                    out(f"{'LCM_STATE':<16}: {pool.LCM_NAMES[int(vm['LCM_STATE'])]}")
+                    out(f"{'LCM_STATE':<16}: {LCM_NAMES[int(vm['LCM_STATE'])]}")
                 return 0
         raise Fail(f"[one.vm.info] Error getting virtual machine [{rest[0]}].")
     raise Fail(f"onevm: unknown command {cmd!r}")

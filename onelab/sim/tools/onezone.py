@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .. import pool, raft, state
-from .common import Fail, dump_json, fmt, header, out, require_oned, xml
+from .common import Fail, dump_json, err, fmt, header, out, require_oned, xml
 
 TYPE_CHECKING = False  # typing costs ~10 ms per simulated command
 if TYPE_CHECKING:
@@ -68,6 +68,65 @@ def list_text(zone: dict[str, Any], fed_index: str) -> str:
     return "\n".join(lines)
 
 
+def _show(flags: list[str], rest: list[str]) -> int:
+    if not rest:
+        raise Fail("onezone show: missing argument zoneid", 255)
+    st = state.load()
+    me = require_oned(st)
+    data = raft.read_db(st, me)["data"]
+    _find(data, rest[0])
+    zone = pool.zone_json(st, data, raft_fields=True)
+    f = fmt(flags)
+    if f == "json":
+        out(dump_json({"ZONE": zone}))
+    elif f == "xml":
+        out(xml("ZONE", zone))
+    else:
+        out(show_text(zone))
+    return 0
+
+
+def _list(flags: list[str]) -> int:
+    st = state.load()
+    me = require_oned(st)
+    data = raft.read_db(st, me)["data"]
+    zone = pool.zone_json(st, data, raft_fields=False)
+    f = fmt(flags)
+    if f == "json":
+        out(dump_json({"ZONE_POOL": {"ZONE": [zone]}}))
+    elif f == "xml":
+        out(xml("ZONE_POOL", {"ZONE": [zone]}))
+    else:
+        out(list_text(zone, "-1" if raft.leader(st) else "-"))
+    return 0
+
+
+def _enable(cmd: str, flags: list[str], rest: list[str]) -> int:
+    """`onezone enable|disable`: the zone's state, through the leader."""
+    if not rest:
+        raise Fail(f"onezone {cmd}: missing argument zoneid", 255)
+    verbose = "-v" in flags or "--verbose" in flags
+    rc = 0
+    with state.mutate() as st:
+        require_oned(st)
+        for ref in rest[0].split(","):
+            data, error = raft.write(st, "one.zone.enable", allow_disabled=True)
+            if error is None:
+                try:
+                    _find(data, ref)
+                except Fail as exc:
+                    error = exc.message
+            if error is not None:
+                err(error)
+                rc = 255
+                continue
+            data["zone"]["state"] = 0 if cmd == "enable" else 1
+            raft.commit(st)
+            if verbose:
+                out(f"ZONE {ref}: {cmd} zone")
+    return rc
+
+
 def run(tool: str, argv: list[str]) -> int:
     flags = [a for a in argv if a.startswith("-")]
     args = [a for a in argv if not a.startswith("-")]
@@ -75,58 +134,9 @@ def run(tool: str, argv: list[str]) -> int:
         raise Fail(USAGE, 255)
     cmd, rest = args[0], args[1:]
     if cmd == "show":
-        if not rest:
-            raise Fail("onezone show: missing argument zoneid", 255)
-        st = state.load()
-        me = require_oned(st)
-        data = raft.read_db(st, me)["data"]
-        _find(data, rest[0])
-        zone = pool.zone_json(st, data, raft_fields=True)
-        f = fmt(flags)
-        if f == "json":
-            out(dump_json({"ZONE": zone}))
-        elif f == "xml":
-            out(xml("ZONE", zone))
-        else:
-            out(show_text(zone))
-        return 0
+        return _show(flags, rest)
     if cmd == "list":
-        st = state.load()
-        me = require_oned(st)
-        data = raft.read_db(st, me)["data"]
-        zone = pool.zone_json(st, data, raft_fields=False)
-        f = fmt(flags)
-        if f == "json":
-            out(dump_json({"ZONE_POOL": {"ZONE": [zone]}}))
-        elif f == "xml":
-            out(xml("ZONE_POOL", {"ZONE": [zone]}))
-        else:
-            out(list_text(zone, "-1" if raft.leader(st) else "-"))
-        return 0
+        return _list(flags)
     if cmd in ("enable", "disable"):
-        if not rest:
-            raise Fail(f"onezone {cmd}: missing argument zoneid", 255)
-        verbose = "-v" in flags or "--verbose" in flags
-        rc = 0
-        with state.mutate() as st:
-            me = require_oned(st)
-            for ref in rest[0].split(","):
-                data, error = raft.write(st, "one.zone.enable", allow_disabled=True)
-                if error is None:
-                    try:
-                        _find(data, ref)
-                    except Fail as exc:
-                        error = exc.message
-                if error is not None:
-                    from .common import err
-
-                    err(error)
-                    rc = 255
-                    continue
-                data["zone"]["state"] = 0 if cmd == "enable" else 1
-                raft.commit(st)
-                if verbose:
-                    out(f"ZONE {ref}: {cmd} zone")
-            _ = me
-        return rc
+        return _enable(cmd, flags, rest)
     raise Fail(f"onezone: unknown command {cmd!r}\n{USAGE}", 255)

@@ -66,10 +66,11 @@ def _table(changes: list[Change]) -> None:
     out("")
 
 
-def _transaction(tool: str, cmd: str, names: list[str], flags: set[str]) -> int:
-    urls, offered = _offered()
-    _metadata(urls)
-    installed = nodestate.installed()
+def _resolve(
+    cmd: str, names: list[str], offered: dict[str, list[str]], installed: nodestate.Packages
+) -> list[Change]:
+    """The changes `cmd` makes for `names` (all upgrades when none); Fail when no
+    argument matched anything."""
     changes: list[Change] = []
     notes: list[str] = []
     if not names and cmd in ("upgrade", "update"):
@@ -99,20 +100,10 @@ def _transaction(tool: str, cmd: str, names: list[str], flags: set[str]) -> int:
         if cmd == "install":
             raise Fail(f"Error: Unable to find a match: {' '.join(names)}", 1)
         raise Fail(f"Error: No packages marked for {what}.", 1)
-    if not changes:
-        out("Dependencies resolved.")
-        out("Nothing to do.")
-        out("Complete!")
-        return 0
-    _table(changes)
-    download = packages.to_download(changes)
-    if len(download) < len(changes):
-        out(f"Total size: {4.2 * len(changes):.1f} M")
-    out(f"Total download size: {f'{4.2 * len(download):.1f} M' if download else '0'}")
-    if "-y" not in flags and "--assumeyes" not in flags:
-        out("Is this ok [y/N]: ", end="")
-        out("Operation aborted.")
-        return 1
+    return changes
+
+
+def _download(tool: str, changes: list[Change], download: list[Change]) -> None:
     out("Downloading Packages:")
     if download:
         packages.sleep_pseudo(tool, "download")
@@ -122,12 +113,9 @@ def _transaction(tool: str, cmd: str, names: list[str], flags: set[str]) -> int:
             out(f"({i}/{len(changes)}): {rpm}  4.2 MB/s | 4.2 MB  00:01")
         else:
             out(f"[SKIPPED] {rpm}: Already downloaded")
-    if "--downloadonly" in flags:
-        packages.commit(changes, download_only=True, half_configured=[], configured=[])
-        out("Complete!")
-        out("The downloaded packages were saved in cache until the next successful transaction.")
-        out("You can remove cached packages by executing 'yum clean packages'.")
-        return 0
+
+
+def _install(tool: str, changes: list[Change]) -> None:
     packages.sleep_pseudo(tool, "install")
     out("Running transaction check")
     out("Transaction check succeeded.")
@@ -154,6 +142,60 @@ def _transaction(tool: str, cmd: str, names: list[str], flags: set[str]) -> int:
     out("")
     packages.commit(changes, download_only=False, half_configured=[], configured=[])
     out("Complete!")
+
+
+def _transaction(tool: str, cmd: str, names: list[str], flags: set[str]) -> int:
+    urls, offered = _offered()
+    _metadata(urls)
+    changes = _resolve(cmd, names, offered, nodestate.installed())
+    if not changes:
+        out("Dependencies resolved.")
+        out("Nothing to do.")
+        out("Complete!")
+        return 0
+    _table(changes)
+    download = packages.to_download(changes)
+    if len(download) < len(changes):
+        out(f"Total size: {4.2 * len(changes):.1f} M")
+    out(f"Total download size: {f'{4.2 * len(download):.1f} M' if download else '0'}")
+    if "-y" not in flags and "--assumeyes" not in flags:
+        out("Is this ok [y/N]: ", end="")
+        out("Operation aborted.")
+        return 1
+    _download(tool, changes, download)
+    if "--downloadonly" in flags:
+        packages.commit(changes, download_only=True, half_configured=[], configured=[])
+        out("Complete!")
+        out("The downloaded packages were saved in cache until the next successful transaction.")
+        out("You can remove cached packages by executing 'yum clean packages'.")
+        return 0
+    _install(tool, changes)
+    return 0
+
+
+def _makecache() -> int:
+    urls, _ = _offered()
+    for u in urls:
+        if catalogue.releases_for_url(u):
+            out("OpenNebula Community Edition                    1.1 MB/s | 112 kB     00:00")
+    _metadata(urls)
+    out("Metadata cache created.")
+    return 0
+
+
+def _list_installed() -> int:
+    out("Installed Packages")
+    for name, info in sorted(nodestate.installed().items()):
+        out(f"{name + '.x86_64':<40} {rv(info['version']):<20} @opennebula")
+    return 0
+
+
+def _repoquery(argv: list[str], names: list[str]) -> int:
+    _, offered = _offered()
+    for name in names:
+        vers = offered.get(name, [])
+        if vers:
+            out(vers[-1] if "--queryformat" in " ".join(argv) else f"{name}-0:{rv(vers[-1])}")
     return 0
 
 
@@ -166,13 +208,7 @@ def run(tool: str, argv: list[str]) -> int:
         raise Fail("Error: No command given.", 1)
     cmd, names = args[0], args[1:]
     if cmd == "makecache":
-        urls, _ = _offered()
-        for u in urls:
-            if catalogue.releases_for_url(u):
-                out("OpenNebula Community Edition                    1.1 MB/s | 112 kB     00:00")
-        _metadata(urls)
-        out("Metadata cache created.")
-        return 0
+        return _makecache()
     if cmd in ("upgrade", "update", "install"):
         return _transaction(tool, cmd, names, flags)
     if cmd == "downgrade":  # explicit older versions: a transaction like install's
@@ -184,17 +220,9 @@ def run(tool: str, argv: list[str]) -> int:
         out("Complete!" if gone else "No packages marked for removal.")
         return 0
     if cmd == "list" and names[:1] == ["installed"]:
-        out("Installed Packages")
-        for name, info in sorted(nodestate.installed().items()):
-            out(f"{name + '.x86_64':<40} {rv(info['version']):<20} @opennebula")
-        return 0
+        return _list_installed()
     if cmd == "repoquery":
-        _, offered = _offered()
-        for name in names:
-            vers = offered.get(name, [])
-            if vers:
-                out(vers[-1] if "--queryformat" in " ".join(argv) else f"{name}-0:{rv(vers[-1])}")
-        return 0
+        return _repoquery(argv, names)
     if cmd == "clean":
         return 0
     raise Fail(f"No such command: {cmd}. Please use /usr/bin/{tool} --help", 1)

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from onelab import sim
-from onelab.sim import faults, pool, session
+from onelab.sim import disruption, faults, pool, session
 from onelab.sim.fakeroot import FakeCluster as FakeLab
 from onelab.sim.fakeroot import MakeLab, ha_spec
 
@@ -129,7 +129,7 @@ def test_exit_fault_counts_down(lab: FakeLab) -> None:
 
 def test_drop_runs_the_command_then_drops(lab: FakeLab, monkeypatch: pytest.MonkeyPatch) -> None:
     dropped: list[bool] = []
-    monkeypatch.setattr(faults, "drop_connection", lambda: dropped.append(True))
+    monkeypatch.setattr(disruption, "drop_connection", lambda: dropped.append(True))
     sim.add_fault(lab.shared, "fe0", "onezone disable", times=1, action="drop")
     lab.ok("fe0", "onezone", "disable", "0")
     assert dropped == [True]
