@@ -102,13 +102,26 @@ def stop_namespaces(
     stopped = set(targets)
     deadline = time.monotonic() + timeout
     kill_after = time.monotonic() + min(2.0, timeout / 2)
+    seen = set(first)
     while targets:
         pids = [p for ps in targets.values() for p in ps]
+        seen.update(pids)
         _signal(pids, signal.SIGKILL if time.monotonic() > kill_after else signal.SIGTERM)
         time.sleep(0.02)
         reap(first + pids)
         if time.monotonic() > deadline:
             raise TimeoutError(f"processes left in lab namespaces: {sorted(pids)}")
-        targets = {ns: live for ns, live in all_by_namespace().items() if ns in stopped}
+        targets = {
+            ns: live
+            for ns, live in all_by_namespace().items()
+            if ns in stopped and still_ours(live, seen, marker)
+        }
     reap(first)
     return len(stopped)
+
+
+def still_ours(pids: list[int], seen: set[int], marker: str) -> bool:
+    """Is a namespace whose id was one of the lab's still the lab's? The kernel reuses a
+    freed namespace's id at once, so another lab's node started meanwhile can carry it:
+    it is ours only if it holds a process already signalled or the lab's mounts."""
+    return any(pid in seen for pid in pids) or any(marker in mountinfo(pid) for pid in pids[:2])
