@@ -39,11 +39,13 @@ def upgrade_frontend(
         done += package_upgrade.upgrade_the_repository(node, journal, plat, target)
         # Step 6: upgrade, keeping the modified configuration files.
         migrators = package_upgrade.migrators_to_install(node, plat, installed, target)
-        done += package_upgrade.upgrade_opennebula_packages(node, plat, installed, target)
+        done += package_upgrade.upgrade_opennebula_packages(
+            node, plat, installed, target, migrators
+        )
     else:  # a rerun after the upgrade: the migrators may still be missing
         migrators = package_upgrade.migrators_to_install(node, plat, installed, target)
-    system.install_packages(node, plat, pinned(migrators, plat, target), PACKAGE_TIMEOUT)
-    done += [f"installed {name}" for name in migrators]
+        system.install_packages(node, plat, pinned(migrators, plat, target), PACKAGE_TIMEOUT)
+        done += [f"installed {name}" for name in migrators]
     done += update_configuration(node, vip)
     if not migrate:
         return [*done, REPLACED]

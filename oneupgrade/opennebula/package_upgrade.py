@@ -71,12 +71,20 @@ def upgrade_the_repository(
 
 
 def upgrade_opennebula_packages(
-    node: Node, plat: system.Platform, installed: dict[str, str], target: str
+    node: Node,
+    plat: system.Platform,
+    installed: dict[str, str],
+    target: str,
+    migrators: list[str],
 ) -> list[str]:
-    """Step 6: upgrade, keeping the modified configuration files; a real run then checks
-    that opennebula is at the target."""
+    """Step 6: upgrade, keeping the modified configuration files, and install the
+    migrators `onedb upgrade` needs (in the same transaction where the package manager
+    allows it); a real run then checks that opennebula is at the target."""
     packages = packages_to_upgrade(installed, plat, target)
-    system.upgrade_packages(node, plat, pinned(packages, plat, target), PACKAGE_TIMEOUT)
+    system.upgrade_and_install(
+        node, plat, pinned(packages, plat, target), pinned(migrators, plat, target),
+        PACKAGE_TIMEOUT,
+    )  # fmt: skip
     if not node.dry_run:
         after = system.installed_packages(node, plat.family).get("opennebula")
         if not system.at_target(after, target):
@@ -84,4 +92,4 @@ def upgrade_opennebula_packages(
                 f"{node}: opennebula is {after} after the upgrade, not {target}: "
                 f"does the repository in {plat.repo_file} offer {target}?"
             )
-    return [f"upgraded {' '.join(packages)}"]
+    return [f"upgraded {' '.join(packages)}", *(f"installed {name}" for name in migrators)]

@@ -116,16 +116,14 @@ def prepare(
 def fetch(node: Node, journal: Journal, target: str, plan: Plan) -> str:
     """Download `plan`'s packages (download-only) on a node `prepare` made ready."""
     plat, packages = plan.platform, list(plan.packages)
-    command = system.upgrade_command(plat, pinned(packages, plat, target), download_only=True)
-    node.run(command, mutating=True, timeout=PACKAGE_TIMEOUT)
-    if node.role == "frontend":
-        # Refuses here, with OpenNebula still running, when the migrators cannot be had.
-        migrators = migrators_to_install(node, plat, plan.installed, target)
-        if migrators:
-            command = system.install_command(
-                plat, pinned(migrators, plat, target), download_only=True
-            )
-            node.run(command, mutating=True, timeout=PACKAGE_TIMEOUT)
-            packages += migrators
+    # Refuses here, with OpenNebula still running, when the migrators cannot be had.
+    migrators = (
+        migrators_to_install(node, plat, plan.installed, target) if node.role == "frontend" else []
+    )
+    for command in system.transaction_commands(
+        plat, pinned(packages, plat, target), pinned(migrators, plat, target), download_only=True
+    ):
+        node.run(command, mutating=True, timeout=PACKAGE_TIMEOUT)
+    packages += migrators
     journal.remember(fact(node), target)  # a dry run's journal is never saved
     return f"downloaded {' '.join(packages)}"
