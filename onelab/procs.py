@@ -62,7 +62,7 @@ def lab_namespaces(marker: str, known: Iterable[str] = ()) -> dict[str, list[int
     known = set(known)
     found: dict[str, list[int]] = {}
     for ns, pids in all_by_namespace().items():
-        if ns in known or any(marker in mountinfo(pid) for pid in pids[:2]):
+        if ns in known or has_mounts(pids, marker):
             found[ns] = pids
     return found
 
@@ -124,4 +124,9 @@ def still_ours(pids: list[int], seen: set[int], marker: str) -> bool:
     """Is a namespace whose id was one of the lab's still the lab's? The kernel reuses a
     freed namespace's id at once, so another lab's node started meanwhile can carry it:
     it is ours only if it holds a process already signalled or the lab's mounts."""
-    return any(pid in seen for pid in pids) or any(marker in mountinfo(pid) for pid in pids[:2])
+    return any(pid in seen for pid in pids) or has_mounts(pids, marker)
+
+
+def has_mounts(pids: list[int], marker: str) -> bool:
+    """Does the namespace of `pids` (its first two suffice) hold mounts with `marker`?"""
+    return any(marker in mountinfo(pid) for pid in pids[:2])

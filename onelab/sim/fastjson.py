@@ -71,19 +71,13 @@ _str = _json.encode_basestring_ascii
 
 
 def _key(k: Any) -> str:
+    """A dict key as json writes it: a string as it is, any other scalar as its JSON."""
     if isinstance(k, str):
         return k
-    if isinstance(k, float):
-        return _float(k)
-    if k is True:
-        return "true"
-    if k is False:
-        return "false"
-    if k is None:
-        return "null"
-    if isinstance(k, int):
-        return int.__repr__(k)
-    raise _Unsupported
+    text = _scalar(k)
+    if text is None:
+        raise _Unsupported
+    return text
 
 
 def _scalar(o: Any) -> str | None:
