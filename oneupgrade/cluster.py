@@ -168,6 +168,31 @@ class Cluster:
             raise NodesFailed(failures, list(results))
         return results
 
+    def outcomes(
+        self, nodes: Iterable[Node], work: Callable[[Node], T]
+    ) -> dict[str, T | Exception]:
+        """`fan_out` that fails no one: each node's result, or the exception that is its
+        failure only (the caller decides what the others do)."""
+
+        def guarded(node: Node) -> T | Exception:
+            try:
+                return work(node)
+            except Exception as exc:
+                return exc
+
+        return self.fan_out(nodes, guarded)
+
+    def look_once(
+        self, key: str, nodes: Iterable[Node], look: Callable[[Node], T]
+    ) -> dict[str, T | Exception]:
+        """`look` at every node at once (at most `forks` at a time), once per run: each of a
+        step's per-node checks takes its node's answer, an exception being that node's
+        failure only. One after another, hundreds of nodes would cost as many round trips."""
+        seen: dict[str, T | Exception] | None = self.observed.get(key)
+        if seen is None:
+            seen = self.observed[key] = self.outcomes(nodes, look)
+        return seen
+
     def _tracked(self, work: Callable[[Node], T], total: int) -> Callable[[Node], T]:
         """`work` reporting its start and end to `on_progress` (when set)."""
         report = self.on_progress

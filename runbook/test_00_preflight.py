@@ -201,10 +201,21 @@ def test_the_configuration_state_is_clean_before_the_stop(cluster: Cluster, fron
 @pytest.mark.dependency(depends=["00-releases"], scope="session")
 def test_custom_monitoring_probes_are_found(cluster: Cluster, frontend: Node) -> None:
     # Step 11 leaves them to the operator: found now, kept by step 4, listed in the report.
-    seen = cluster.observed.get("survey", {}).get(frontend.name)
-    if seen is None or system.at_target(seen.release, cluster.target):
+    seen = cluster.observed.get("survey", {})
+    older = [
+        n
+        for n in cluster.frontends
+        if n.name in seen and not system.at_target(seen[n.name].release, cluster.target)
+    ]
+    # every front-end's answer at once (one round trip, not one per front-end)
+    answers = cluster.look_once(
+        "custom_probes", older, lambda n: probes.custom_probes(n, seen[n.name].platform.family)
+    )
+    if frontend.name not in answers:
         return
-    found = probes.custom_probes(frontend, seen.platform.family)
+    found = answers[frontend.name]
+    if isinstance(found, Exception):
+        raise found
     cluster.journal.remember(f"custom_probes/{frontend}", found)  # a dry run saves none
     if found:
         cluster.say(f"{frontend}: custom monitoring probes {', '.join(found)}: {probes.REMEDY}")

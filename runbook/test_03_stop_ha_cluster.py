@@ -7,8 +7,9 @@ is stopped. The output of `systemctl list-units | grep opennebula` should be emp
 
 Gap closed: stopping only opennebula, flow, gate and FireEdge leaves hem, guacd,
 ssh-agent and the timers running, so the doc's own check would fail (reference
-pitfall 16): every active `opennebula*` unit is stopped. The active units are
-recorded first; step 7 starts exactly those again.
+pitfall 16): every active `opennebula*` unit is stopped. The active units of every
+front-end are read and recorded first; step 7 starts exactly those again. The
+followers stop together (at most --forks at a time), the leader once they have.
 
 Speed: before anything is stopped, every node not at the target yet gets its
 repository switched and refreshed (at most --forks at a time): a repository problem
@@ -104,16 +105,26 @@ def test_followers_are_stopped_first_and_the_leader_last(cluster: Cluster) -> No
     if cluster.control_plane_done:
         cluster.say("already done: the control plane is upgraded")
         return
-    for node in [*cluster.followers, cluster.leader]:
-        units = system.active_units(node)
-        proxies = system.active_proxy_units(node, cluster.inventory.proxy)
-        recorded = cluster.journal.remember_once(f"units_before/{node}", units + proxies)
-        if not units and not proxies:
+    order = [*cluster.followers, cluster.leader]
+    proxy = cluster.inventory.proxy
+    # Every front-end's active units read at once, before anything stops.
+    active = cluster.fan_out(
+        order, lambda node: system.active_units(node) + system.active_proxy_units(node, proxy)
+    )
+    for node in order:
+        recorded = cluster.journal.remember_once(f"units_before/{node}", active[node.name])
+        if not active[node.name]:
             cluster.say(f"{node}: already stopped (was running {', '.join(recorded) or 'nothing'})")
-            continue
-        if cluster.journal.fact("downtime_start") is None and not cluster.dry_run:
-            cluster.journal.remember("downtime_start", time.time())
-        system.stop_units(node, units + proxies)
+    running = [node for node in order if active[node.name]]
+    if running and cluster.journal.fact("downtime_start") is None and not cluster.dry_run:
+        cluster.journal.remember("downtime_start", time.time())
+    # The followers all at once (at most --forks), then the leader.
+    cluster.fan_out(
+        [n for n in running if n is not cluster.leader],
+        lambda node: system.stop_units(node, active[node.name]),
+    )
+    if cluster.leader in running:
+        system.stop_units(cluster.leader, active[cluster.leader.name])
     if not cluster.dry_run:
         cluster.journal.remember("stopped_for_upgrade", True)
 

@@ -218,14 +218,9 @@ def after_upgrade(cluster: Cluster) -> AfterUpgrade:
     hypervisors, a probe and a pool listing per check would run one after another."""
     seen: AfterUpgrade | None = cluster.observed.get("09-after")
     if seen is None:
-
-        def probe(node: Node) -> tuple[str, str | None] | Exception:
-            try:
-                return node_package(node, system.platform(node).family)
-            except Exception as exc:  # this hypervisor's check fails with it, not the others
-                return exc
-
-        found = cluster.fan_out(selected(cluster), probe)
+        found = cluster.look_once(
+            "09-packages", selected(cluster), lambda n: node_package(n, system.platform(n).family)
+        )
         packages = {n: r for n, r in found.items() if not isinstance(r, Exception)}
         failures: dict[str, BaseException] = {
             n: r for n, r in found.items() if isinstance(r, Exception)

@@ -7,7 +7,7 @@ import tarfile
 from pathlib import Path
 
 from tests.e2e.conftest import LabFactory
-from tests.e2e.runner import assert_healthy_at, hosts, run_runbook, sh, state_before, zone
+from tests.e2e.runner import Run, assert_healthy_at, hosts, run_runbook, sh, state_before, zone
 
 
 def test_debian12_6_10_to_7_0_then_a_rerun_changes_nothing(
@@ -25,6 +25,12 @@ def test_debian12_6_10_to_7_0_then_a_rerun_changes_nothing(
     first = run_runbook(lab, report_dir)
     assert first.returncode == 0, first.output
     assert_healthy_at(lab, "7.0", ids, enabled)
+    # The doc's order, though the followers stop and start together: every follower
+    # stopped before the leader's stop begins, the leader started before any follower.
+    followers = sorted({"fe1", "fe2", "fe3"} - {leader})
+    for node in followers:
+        assert _span(first, node, "stop")[1] <= _span(first, leader, "stop")[0]
+        assert _span(first, leader, "start")[1] <= _span(first, node, "start")[0]
     # The Sunstone labels procedure: onecfg upgrade deleted sunstone-views.yaml, the
     # step-4 copy went back before the leader's onedb upgrade and was deleted after it.
     # The followers' databases are replaced by the leader's in step 6: neither migrated
@@ -43,7 +49,6 @@ def test_debian12_6_10_to_7_0_then_a_rerun_changes_nothing(
         assert "labels_groups" in sh(lab, node, "cat /etc/one.*/sunstone-views.yaml")
         assert sh(lab, node, f"test -e {views} && echo present || echo absent").strip() == "absent"
     notes = [r.get("text", "") for r in first.audit if r.get("kind") == "note"]
-    followers = sorted({"fe1", "fe2", "fe3"} - {leader})
     for node in followers:
         assert any(
             n.startswith(f"{node}: ")
@@ -107,6 +112,18 @@ def test_debian12_6_10_to_7_0_then_a_rerun_changes_nothing(
     assert "the unreadable journal was set aside as" in renewed.output
     assert [p.read_text() for p in journal.parent.glob("journal.unreadable-*.json")] == [broken]
     assert renewed.commands(mutating=True) == []
+
+
+def _span(run: Run, node: str, verb: str) -> tuple[float, float]:
+    """When `node`'s `systemctl <verb>` of OpenNebula's units started and ended."""
+    (c,) = [
+        c
+        for c in run.commands(mutating=True)
+        if c["node"] == node
+        and c["command"].startswith(f"systemctl {verb} ")
+        and "opennebula.service" in c["command"]
+    ]
+    return float(c["started"]), float(c["started"]) + float(c["duration"])
 
 
 def test_alma9_7_0_to_7_2(make_lab: LabFactory, report_dir: Path) -> None:
