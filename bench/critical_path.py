@@ -17,8 +17,10 @@ latencies count zero. Then per test of the runbook (tests run one after another)
   on a hypervisor in step 3) is not part of step 3's cost; the downloads start when
   step 3's own work is done, on --forks workers of their own, and each hypervisor's
   chain in step 9 cannot start before its download ends;
-  with --overlap-followers a follower's commands of step 4 are its step 5 work,
-  started with the leader's; its chain of the next fan-out (step 6) waits for them;
+  a follower's commands of step 4 are its step 5 work begun during the leader's (its
+  backups; with --overlap-followers all of it), started with the step (the moment
+  the backups wait for the leader's own is hidden in the leader's upgrade); its
+  chain of the next fan-out waits for them;
 - waits that the simulation imposes: a started follower lags the leader's COMMIT
   for `raft.SYNC_LAG` s (step 8 waits for it) and an enabled host stays in INIT
   for `pool.INIT_WINDOW` s (step 9 waits for MONITORED).
@@ -80,8 +82,8 @@ def schedule(chains: Iterable[tuple[str, float, float]], workers: int) -> dict[s
 
 def is_background(record: dict[str, Any], roles: dict[str, str], leader: str) -> bool:
     """Work a step leaves running in the background: a hypervisor's download in step 3
-    (it starts when step 3's own work is done), a follower's upgrade in step 4
-    (--overlap-followers: it starts with the leader's)."""
+    (it starts when step 3's own work is done), a follower's step 5 work begun in step 4
+    (its backups, or with --overlap-followers its whole upgrade)."""
     command, node, step = str(record["command"]), str(record["node"]), str(record["step"])
     if roles.get(node) == "hypervisor" and step.startswith("03:"):
         return "--download-only" in command or "--downloadonly" in command

@@ -9,9 +9,9 @@ Speed: a follower's packages are upgraded and its own database is dumped first, 
 on the leader, but its database is neither migrated (`onedb upgrade`) nor checked
 (`onedb fsck`): step 6 replaces it with the leader's upgraded and checked one, so
 that work would only lengthen the outage. The Sunstone labels file the leader's
-`onedb upgrade` reads is not put back on the followers for the same reason.
-
-With --overlap-followers this work began in step 4, during the leader's; here each
+`onedb upgrade` reads is not put back on the followers for the same reason. Its
+backups were taken during the leader's step 4 (a backup that failed fails that
+follower here); with --overlap-followers all this work began then: here each
 follower's outcome is waited for (its failure fails the step, naming it).
 """
 
@@ -34,10 +34,13 @@ def test_every_follower_is_upgraded(cluster: Cluster) -> None:
     vip = campaign.vip(cluster)
 
     def upgrade(node: Node) -> list[str]:
-        started, done = cluster.wait_background(node)  # begun in step 4 (--overlap-followers)
-        if started:
+        started, done = cluster.wait_background(node)  # begun in step 4
+        if started and cluster.overlap_followers:
             return [*done, "during step 4 (--overlap-followers)"]
-        return fe.upgrade_frontend(node, cluster.journal, cluster.target, vip, migrate=False)
+        rest = fe.upgrade_frontend(
+            node, cluster.journal, cluster.target, vip, migrate=False, backed_up=started
+        )
+        return [*(done or []), *rest]
 
     done = cluster.fan_out(cluster.followers, upgrade)
     for name, what in done.items():

@@ -19,14 +19,30 @@ from oneupgrade.transport.node import Node
 REPLACED = "database: skipped: replaced by the leader's database in step 6"
 
 
+def back_up_frontend(node: Node, journal: Journal, target: str) -> list[str]:
+    """Step 4 of "Upgrading Single Front-end" alone, where the node is not at the target
+    yet: its configuration and database backed up; returns what was done."""
+    installed = system.installed_packages(node, system.platform(node).family)
+    if "opennebula" not in installed or system.at_target(installed["opennebula"], target):
+        return []  # (upgrade_frontend says why, or has nothing to do)
+    return backups.back_up(node, journal)
+
+
 def upgrade_frontend(
-    node: Node, journal: Journal, target: str, vip: str | None, *, migrate: bool = True
+    node: Node,
+    journal: Journal,
+    target: str,
+    vip: str | None,
+    *,
+    migrate: bool = True,
+    backed_up: bool = False,
 ) -> list[str]:
     """Steps 4 to 9 of "Upgrading Single Front-end" on `node`; returns what was done.
 
     `migrate`: False on a follower, whose database step 6 of the HA guide replaces
     with the leader's upgraded one: `onedb upgrade` and `onedb fsck` there would only
-    lengthen the outage (its pre-upgrade dump is still taken)."""
+    lengthen the outage (its pre-upgrade dump is still taken).
+    `backed_up`: step 4 (`back_up_frontend`) is done already in this run."""
     done: list[str] = []
     plat = system.platform(node)
     installed = system.installed_packages(node, plat.family)
@@ -34,7 +50,7 @@ def upgrade_frontend(
         raise PreconditionFailed(f"{node}: package opennebula is not installed")
     if not system.at_target(installed["opennebula"], target):
         # Step 4: back up the configuration and the database before anything changes.
-        done += backups.back_up(node, journal)
+        done += [] if backed_up else backups.back_up(node, journal)
         # Step 5: the repository of the target series.
         done += package_upgrade.upgrade_the_repository(node, journal, plat, target)
         # Step 6: upgrade, keeping the modified configuration files.

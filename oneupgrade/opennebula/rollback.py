@@ -102,15 +102,12 @@ def plan(upgrade: Upgrade, found: dict[str, NodeSurvey], journal: Journal) -> Pl
     """Every front-end the upgrade reached gets the leader's dump (one database for the
     zone) and its own configuration back; every node whose packages moved gets them back."""
     dump = upgrade.dump
+    moved = {name for name, seen in found.items() if _moved(upgrade, name, seen.packages)}
     reached = {
         name
         for name, seen in found.items()
-        if seen.role == "frontend"
-        and (
-            upgrade.fact(f"config_backups/{name}") or upgrade.fact(f"db_backup/pre-upgrade/{name}")
-        )
+        if seen.role == "frontend" and _reached(upgrade, name, name in moved)
     }
-    moved = {name for name, seen in found.items() if _moved(upgrade, name, seen.packages)}
     frontends = sorted(reached | {n for n in moved if found[n].role == "frontend"})
     restore = [
         n for n in frontends if dump and journal.fact(RESTORED.format(node=n)) != dump.sha256
@@ -128,6 +125,20 @@ def plan(upgrade: Upgrade, found: dict[str, NodeSurvey], journal: Journal) -> Pl
         tuple(configure),
         tuple(sorted(n for n in found if n not in changed)),
     )
+
+
+def _reached(upgrade: Upgrade, node: str, moved: bool) -> bool:
+    """Did the upgrade change this front-end? The leader's changes begin with its
+    backups (step 4). A follower's backups are taken during the leader's step 4 and
+    change nothing: a follower was reached once its packages moved or step 6 replaced
+    its database or configuration."""
+    backed_up = upgrade.fact(f"config_backups/{node}") or upgrade.fact(
+        f"db_backup/pre-upgrade/{node}"
+    )
+    if node == upgrade.leader:
+        return bool(backed_up) or moved
+    replaced = upgrade.fact(f"restored/{node}") or upgrade.fact(f"config_synced/{node}")
+    return moved or bool(replaced)
 
 
 def _moved(upgrade: Upgrade, node: str, installed: dict[str, str]) -> bool:

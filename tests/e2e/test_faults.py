@@ -209,8 +209,8 @@ def test_a_hypervisor_down_in_step_9_fails_naming_it_and_lf_finishes(
 def test_ctrl_c_or_sigterm_stops_writes_report_and_journal_and_lf_continues(
     make_lab: LabFactory, report_dir: Path, signum: signal.Signals, said: str
 ) -> None:
-    # (the followers' own pre-upgrade dumps are what keeps step 5 busy)
-    lab = make_lab(frontends=3, hypervisors=1, latencies={"onedb backup": 3.0})
+    # (the followers' package upgrade is what keeps step 5 busy)
+    lab = make_lab(frontends=3, hypervisors=1, latencies={"apt-get install": 3.0})
     ids, enabled = state_before(lab)
     with runbook_in_background(lab, report_dir) as proc:
         wait_for_step(report_dir, "test_05", "running")

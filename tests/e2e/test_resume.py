@@ -144,11 +144,11 @@ def test_a_fault_stops_its_step_and_lf_completes(
 def test_lf_completes_after_the_run_was_killed_in_step_5(
     make_lab: LabFactory, report_dir: Path
 ) -> None:
-    lab = make_lab(frontends=3, hypervisors=1, latencies={"onedb backup": 2.0})
+    lab = make_lab(frontends=3, hypervisors=1, latencies={"apt-get install": 2.0})
     ids, enabled = state_before(lab)
     with runbook_in_background(lab, report_dir):  # SIGKILLed as the block ends
         wait_for_step(report_dir, "test_05", "running")
-        time.sleep(1.0)  # inside the followers' pre-upgrade dumps
+        time.sleep(1.0)  # inside the followers' package upgrade
     time.sleep(3.0)  # what the killed run left running on the nodes finishes
     resumed = run_runbook(lab, report_dir, "--lf")
     assert resumed.returncode == 0, resumed.output

@@ -11,6 +11,7 @@ from tests.e2e.conftest import LabFactory
 from tests.e2e.runner import assert_healthy_at, package_version, run_runbook, state_before
 
 DOWNLOAD_ONLY = "--download-only"
+BACKUPS = "/var/lib/one/backups/oneupgrade"
 
 
 def _installs(commands: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -106,6 +107,42 @@ def test_a_failed_background_download_fails_only_its_hypervisor(
     again = run_runbook(lab, report_dir, "--lf")
     assert again.returncode == 0, again.output
     assert package_version(lab, "hv2", "opennebula-node-kvm").startswith("7.0.")
+
+
+def test_the_followers_are_backed_up_during_the_leaders_upgrade(
+    make_lab: LabFactory, report_dir: Path
+) -> None:
+    # (the leader's package install lasts long enough to see what runs during it)
+    lab = make_lab(frontends=3, hypervisors=1, latencies={"apt-get install": 2.0})
+    ids, enabled = state_before(lab)
+    run = run_runbook(lab, report_dir)
+    assert run.returncode == 0, run.output
+    assert_healthy_at(lab, "7.0", ids, enabled)
+    commands = run.commands()
+
+    def dump(node: str) -> dict[str, Any]:
+        (found,) = [
+            c
+            for c in commands
+            if c["node"] == node and c["command"].startswith(f"onedb backup {BACKUPS}/pre-upgrade-")
+        ]
+        return found
+
+    (migrate,) = [c for c in commands if c["command"].startswith("onedb upgrade")]
+    assert migrate["node"] == "fe1"
+    leaders = dump("fe1")
+    for follower in ("fe2", "fe3"):
+        # after the leader's own (a failed one touches no follower), during its upgrade
+        assert dump(follower)["started"] >= leaders["started"] + leaders["duration"]
+        assert dump(follower)["started"] < migrate["started"]
+        (install,) = [
+            c
+            for c in _installs(commands)
+            if c["node"] == follower and DOWNLOAD_ONLY not in c["command"]
+        ]
+        # its packages in step 5 only, once the leader's database is upgraded
+        assert install["step"].startswith("05:"), install["step"]
+        assert install["started"] >= migrate["started"] + migrate["duration"]
 
 
 def test_overlap_followers_upgrades_them_during_the_leaders_database_work(

@@ -6,6 +6,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from oneupgrade.audit.journal import Journal
+from oneupgrade.cluster import Cluster
+from oneupgrade.inventory.load import load_inventory
 from oneupgrade.inventory.model import Host, SshSettings
 from oneupgrade.result import CommandResult
 from oneupgrade.transport.node import Node
@@ -63,3 +66,18 @@ class FakeNode(Node):
 
             raise CommandFailed(result)
         return result
+
+
+def fake_cluster(tmp_path: Path, nodes: dict[str, FakeNode], forks: int = 10) -> Cluster:
+    """A Cluster of front-ends that answer from their scripts, with a journal in tmp_path."""
+    inv = tmp_path / "inv.yml"
+    (tmp_path / "kh").write_text("")
+    inv.write_text(
+        "cluster: c\nzone: 0\ntarget: '7.0'\nssh: {user: root, known_hosts: kh}\n"
+        "frontends:\n"
+        + "".join(f"  - {{name: {n}, address: 192.0.2.{i + 1}}}\n" for i, n in enumerate(nodes))
+        + "hypervisors: []\n"
+    )
+    return Cluster(
+        load_inventory(inv), dict(nodes), Journal(tmp_path / "j.json"), "run", forks=forks
+    )

@@ -4,24 +4,14 @@ from pathlib import Path
 
 import pytest
 
-from oneupgrade.audit.journal import Journal
 from oneupgrade.cluster import Cluster
 from oneupgrade.errors import CommandFailed
-from oneupgrade.inventory.load import load_inventory
 from oneupgrade.transport.node import Node
-from tests.unit.fakes import FakeNode
+from tests.unit.fakes import FakeNode, fake_cluster
 
 
 def _cluster(tmp_path: Path, nodes: dict[str, FakeNode]) -> Cluster:
-    inv = tmp_path / "inventory.yml"
-    (tmp_path / "kh").write_text("")
-    inv.write_text(
-        "cluster: c\nzone: 0\ntarget: '7.0'\nssh: {user: root, known_hosts: kh}\n"
-        "frontends:\n"
-        + "".join(f"  - {{name: {n}, address: 192.0.2.{i + 1}}}\n" for i, n in enumerate(nodes))
-        + "hypervisors: []\n"
-    )
-    return Cluster(load_inventory(inv), dict(nodes), Journal(tmp_path / "j.json"), "run", forks=2)
+    return fake_cluster(tmp_path, nodes, forks=2)
 
 
 def test_look_once_asks_each_node_once_and_keeps_a_failure_to_its_node(tmp_path: Path) -> None:

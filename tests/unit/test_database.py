@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from oneupgrade.audit.journal import Journal
 from oneupgrade.audit.redact import MASK, Redactor
 from oneupgrade.cluster import Cluster
-from oneupgrade.inventory.load import load_inventory
 from oneupgrade.opennebula import database
-from tests.unit.fakes import FakeNode
+from tests.unit.fakes import FakeNode, fake_cluster
 
 # 6.10's shipped section, with its commented MySQL sample after it.
 SQLITE = """SCRIPTS_REMOTE_DIR=/var/tmp/one
@@ -64,16 +62,7 @@ def test_no_db_section_is_sqlite_as_oned_defaults() -> None:
 
 
 def _cluster(tmp_path: Path, nodes: dict[str, FakeNode]) -> Cluster:
-    inv = tmp_path / "inv.yml"
-    (tmp_path / "kh").write_text("")
-    inv.write_text(
-        "cluster: c\nzone: 0\ntarget: '7.0'\nssh: {user: root, known_hosts: kh}\n"
-        "frontends:\n"
-        + "".join(f"  - {{name: {n}, address: 192.0.2.{i + 1}}}\n" for i, n in enumerate(nodes))
-        + "hypervisors: []\n"
-    )
-    inventory = load_inventory(inv)
-    return Cluster(inventory, dict(nodes), Journal(tmp_path / "j.json"), "run")
+    return fake_cluster(tmp_path, nodes)
 
 
 def test_guard_reads_each_front_end_once_and_hands_the_password_to_the_redactor(

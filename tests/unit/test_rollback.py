@@ -79,7 +79,13 @@ def test_the_plan_restores_where_the_upgrade_reached_and_leaves_the_rest(tmp_pat
             "hv1": {"opennebula-node-kvm": "6.10.5"},
             "hv2": {"opennebula-node-kvm": "6.10.5"},
         },
-        **{"db_backup/pre-upgrade/fe1": DUMP, "config_backups/fe1": ["/etc/one.2026-12-03"]},
+        **{
+            "db_backup/pre-upgrade/fe1": DUMP,
+            "config_backups/fe1": ["/etc/one.2026-12-03"],
+            # a follower's backups, taken during the leader's step 4, change nothing
+            "db_backup/pre-upgrade/fe2": {**DUMP, "node": "fe2"},
+            "config_backups/fe2": ["/etc/one.2026-12-03"],
+        },
     )
     found = {
         "fe1": _seen("fe1", "frontend", opennebula="7.0.2", opennebula_migration="7.0.2"),
