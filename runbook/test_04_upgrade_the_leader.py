@@ -21,6 +21,8 @@ leader's, so step 5 only waits for it. The trade-off: if the leader's upgrade
 fails, the followers are upgraded as well and need rolling back with it.
 """
 
+from collections.abc import Callable
+
 import pytest
 
 from oneupgrade.cluster import Cluster
@@ -47,11 +49,14 @@ def test_the_leader_is_upgraded(cluster: Cluster) -> None:
         )
         cluster.say(f"--overlap-followers: {', '.join(started)} upgrading meanwhile (step 5 waits)")
     try:
-        done = fe.back_up_frontend(cluster.leader, cluster.journal, cluster.target)
-        if not cluster.overlap_followers:  # after the leader's: a failed one touches no follower
-            _back_up_the_followers_meanwhile(cluster)
-        leader = cluster.leader
-        done += fe.upgrade_frontend(leader, cluster.journal, cluster.target, vip, backed_up=True)
+        done = fe.upgrade_frontend(
+            cluster.leader,
+            cluster.journal,
+            cluster.target,
+            vip,
+            # after the leader's backups: a failed one touches no follower
+            meanwhile=None if cluster.overlap_followers else _back_up_the_followers(cluster),
+        )
     except Exception:
         if cluster.overlap_followers:
             cluster.say(
@@ -62,15 +67,20 @@ def test_the_leader_is_upgraded(cluster: Cluster) -> None:
     cluster.say("; ".join(done) or "already done: the leader is at the target")
 
 
-def _back_up_the_followers_meanwhile(cluster: Cluster) -> None:
-    """The followers' backups, the first of their step 5 work, during the leader's upgrade."""
-    started = cluster.background(
-        cluster.followers,
-        lambda node: fe.back_up_frontend(node, cluster.journal, cluster.target),
-        lane="followers",
-    )
-    if started:
-        cluster.say(f"{', '.join(started)}: backing up meanwhile (step 5 waits)")
+def _back_up_the_followers(cluster: Cluster) -> Callable[[], None]:
+    """The start of the followers' backups, the first of their step 5 work, in the
+    background during the leader's upgrade."""
+
+    def start() -> None:
+        started = cluster.background(
+            cluster.followers,
+            lambda node: fe.back_up_frontend(node, cluster.journal, cluster.target),
+            lane="followers",
+        )
+        if started:
+            cluster.say(f"{', '.join(started)}: backing up meanwhile (step 5 waits)")
+
+    return start
 
 
 @pytest.mark.dependency(name="04-backup", depends=["04-leader"], scope="session")

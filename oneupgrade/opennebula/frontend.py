@@ -9,6 +9,8 @@ database of steps 8 and 9 in database_upgrade.py; step 7 is here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from oneupgrade.audit.journal import Journal
 from oneupgrade.errors import CommandFailed, PreconditionFailed
 from oneupgrade.opennebula import backups, config, database_upgrade, onecfg, package_upgrade, system
@@ -36,21 +38,27 @@ def upgrade_frontend(
     *,
     migrate: bool = True,
     backed_up: bool = False,
+    meanwhile: Callable[[], None] | None = None,
 ) -> list[str]:
     """Steps 4 to 9 of "Upgrading Single Front-end" on `node`; returns what was done.
 
     `migrate`: False on a follower, whose database step 6 of the HA guide replaces
     with the leader's upgraded one: `onedb upgrade` and `onedb fsck` there would only
     lengthen the outage (its pre-upgrade dump is still taken).
-    `backed_up`: step 4 (`back_up_frontend`) is done already in this run."""
+    `backed_up`: step 4 (`back_up_frontend`) is done already in this run.
+    `meanwhile`: called once step 4 is done (or not needed), before anything changes."""
     done: list[str] = []
     plat = system.platform(node)
     installed = system.installed_packages(node, plat.family)
     if "opennebula" not in installed:
         raise PreconditionFailed(f"{node}: package opennebula is not installed")
-    if not system.at_target(installed["opennebula"], target):
+    behind = not system.at_target(installed["opennebula"], target)
+    if behind and not backed_up:
         # Step 4: back up the configuration and the database before anything changes.
-        done += [] if backed_up else backups.back_up(node, journal)
+        done += backups.back_up(node, journal)
+    if meanwhile is not None:
+        meanwhile()
+    if behind:
         # Step 5: the repository of the target series.
         done += package_upgrade.upgrade_the_repository(node, journal, plat, target)
         # Step 6: upgrade, keeping the modified configuration files.

@@ -132,10 +132,10 @@ def _reached(upgrade: Upgrade, node: str, moved: bool) -> bool:
     backups (step 4). A follower's backups are taken during the leader's step 4 and
     change nothing: a follower was reached once its packages moved or step 6 replaced
     its database or configuration."""
-    backed_up = upgrade.fact(f"config_backups/{node}") or upgrade.fact(
-        f"db_backup/pre-upgrade/{node}"
-    )
     if node == upgrade.leader:
+        backed_up = upgrade.fact(f"config_backups/{node}") or upgrade.fact(
+            f"db_backup/pre-upgrade/{node}"
+        )
         return bool(backed_up) or moved
     replaced = upgrade.fact(f"restored/{node}") or upgrade.fact(f"config_synced/{node}")
     return moved or bool(replaced)
