@@ -6,13 +6,26 @@ server a follower, all on the leader's TERM, every follower's COMMIT reaching th
 leader's of a moment before (a follower learns it on the next heartbeat; see
 opennebula/raft.py), all within --health-timeout, and every front-end at the target release.
 Leadership may have moved on restart: the leader is read again from the zone.
+Then the zone must *work*, not only look healthy: it is enabled again (writes need it;
+step 2 disabled it) and a write through the leader (a probe group created and deleted,
+see opennebula/write_probe.py) commits on every server within seconds, or the step
+fails naming each server's position, before step 9 touches a hypervisor. A zone the
+operator had disabled before the upgrade stays disabled, and no probe can write.
 """
 
 import pytest
 
 from oneupgrade.cluster import Cluster
 from oneupgrade.errors import CommandFailed
-from oneupgrade.opennebula import onedlog, onezone, raft, system
+from oneupgrade.opennebula import (
+    database,
+    hypervisor_hosts,
+    onedlog,
+    onezone,
+    raft,
+    system,
+    write_probe,
+)
 from oneupgrade.transport.node import Node
 
 pytestmark = pytest.mark.step(8, "Check Cluster Health")
@@ -49,6 +62,34 @@ def test_one_leader_and_every_follower_in_sync(cluster: Cluster) -> None:
     cluster.journal.remember("control_plane_done", True)
     cluster.journal.remember("releases_after_frontends", versions)
     cluster.observed.setdefault("releases_after", {}).update(versions)
+
+
+@pytest.mark.dependency(name="08-writes", depends=["08-health"], scope="session")
+def test_a_write_through_the_leader_commits_on_every_server(cluster: Cluster) -> None:
+    if cluster.journal.fact("write_probe"):
+        return  # proven in this campaign: a rerun writes nothing
+    if not cluster.journal.fact("zone_enabled_before", True):
+        cluster.say("the zone was disabled before the upgrade and stays so: no write probe")
+        return
+    hypervisor_hosts.enable_the_zone(cluster)
+    leader = cluster.leader
+    zone_id = cluster.inventory.zone
+    sqlite = not any(db.mysql for db in database.guard(cluster).values())
+    try:
+        probe = write_probe.run(
+            leader, lambda: onezone.zone(leader, zone_id), cluster.run_id, sqlite=sqlite
+        )
+    except write_probe.ProbeFailed as exc:
+        pytest.fail(str(exc), pytrace=False)
+    if cluster.dry_run:
+        cluster.say(f"dry run: probe group {probe.group} created and deleted through {leader}")
+        return
+    cluster.say(
+        f"probe group {probe.group} (id {probe.group_id}) through {leader}: committed on "
+        f"every server in {probe.created_in:.1f} s, its delete in {probe.deleted_in:.1f} s"
+    )
+    timing = {"created_in": round(probe.created_in, 2), "deleted_in": round(probe.deleted_in, 2)}
+    cluster.journal.remember("write_probe", {"group": probe.group, **timing})
 
 
 @pytest.mark.dependency(depends=["08-health"], scope="session")

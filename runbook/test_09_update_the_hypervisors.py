@@ -45,7 +45,7 @@ from oneupgrade.transport.node import Node
 pytestmark = pytest.mark.step(9, "Update the Hypervisors")
 
 
-@pytest.mark.dependency(name="09-hypervisors", depends=["08-health"], scope="session")
+@pytest.mark.dependency(name="09-hypervisors", depends=["08-health", "08-writes"], scope="session")
 def test_every_hypervisor_is_upgraded_and_enabled_again(cluster: Cluster) -> None:
     journal = cluster.journal
     wave = hypervisor_hosts.this_wave(cluster)

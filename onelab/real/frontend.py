@@ -46,7 +46,8 @@ if DB_SECTION:
     edit("/etc/one/oned.conf", (r'^DB\\s*=\\s*\\[[^\\]]*\\]', lambda m: DB_SECTION))
 # 6.10 ships ADDRESS = "0.0.0.0", 7.0 and later "::" (which takes port 4124 on every
 # address of the machine): either is bound to the node's own address
-edit("/etc/one/monitord.conf", (r'^(\\s*)ADDRESS(\\s*)= "(0\\.0\\.0\\.0|::)"', r'\\1ADDRESS\\2= "{a}"'),
+edit("/etc/one/monitord.conf",
+     (r'^(\\s*)ADDRESS(\\s*)= "(0\\.0\\.0\\.0|::)"', r'\\1ADDRESS\\2= "{a}"'),
      # the lab's choice: a host result every 10 s rather than 120 s, and a host silent
      # for 30 s (not 180 s) gets its probes restarted, so that a check for a fresh result
      # after an upgrade waits seconds, not minutes

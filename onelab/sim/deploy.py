@@ -16,7 +16,7 @@ TYPE_CHECKING = False  # typing costs ~10 ms per simulated command
 if TYPE_CHECKING:
     from .spec import NodeSpec
 
-SIM_TOOLS = ["onezone", "onehost", "onevm", "onevnet", "onedb", "onecfg"]
+SIM_TOOLS = ["onezone", "onehost", "onevm", "onevnet", "onegroup", "onedb", "onecfg"]
 WRAPPER = (
     "#!/usr/bin/python3 -IS\n"
     'import sys; sys.dont_write_bytecode = True; sys.path.insert(0, "/usr/lib/one-lab")\n'

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 SIM_TOOLS = {
-    "onezone", "onehost", "onevm", "onevnet", "onedb", "onecfg", "systemctl",
+    "onezone", "onehost", "onevm", "onevnet", "onegroup", "onedb", "onecfg", "systemctl",
     "apt-get", "apt-cache", "dpkg-query", "dpkg", "yum", "dnf", "rpm",
 }  # fmt: skip
 PSEUDO = ("download", "install")

@@ -14,6 +14,7 @@ MODULES = {
     "onehost": "onehost",
     "onevm": "onevm",
     "onevnet": "onevnet",
+    "onegroup": "onegroup",
     "onedb": "onedb",
     "onecfg": "onecfg",
     "systemctl": "systemctl",

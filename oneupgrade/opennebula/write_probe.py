@@ -1,0 +1,160 @@
+"""Does the zone replicate? A write through the leader, proven on every server.
+
+`onezone show` can show one leader and its followers on one TERM while writes no
+longer commit: each server answers for itself, and a follower that acknowledges
+records it does not store still looks "in sync" until the next write. So step 8
+writes: a group named `oneupgrade-probe-<run>` is created through the leader (the
+CLI's wait bounded by ONE_XMLRPC_TIMEOUT), every server's COMMIT must then reach the
+leader's log index of that moment with LOG_INDEX equal to COMMIT everywhere, within
+seconds; the group is deleted and the same is proven again. The group and the ACL
+rule `onegroup create` adds for it are gone afterwards (oned drops a group's rules
+with it). A probe group left by a run stopped between the two writes is deleted
+first. Both writes are changing commands: a dry run lists them.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from oneupgrade.opennebula.cli import as_list, read_json
+from oneupgrade.opennebula.onezone import Zone
+from oneupgrade.transport.node import Node
+
+PREFIX = "oneupgrade-probe-"
+WRITE_TIMEOUT = 10  # seconds the CLI waits for each probe write (ONE_XMLRPC_TIMEOUT)
+COMMIT_WITHIN = 5.0  # seconds every server is given to commit a probe write
+PAUSE = 0.2
+
+# Why a zone whose followers fall behind a probe write may be stalled (say once, after
+# the servers' positions): read in the source of 6.10.5, 7.0.2 and 7.2.0.
+SQLITE_DEFECT = (
+    "on SQLite this is a defect of OpenNebula's SQLite backend (SqliteDB::exec_ext counts "
+    "sqlite3_changes() as the rows a SELECT found, so a follower acknowledges raft records "
+    "it does not store and catches up one record per LOG_PURGE_TIMEOUT); the HA guide "
+    "recommends MySQL/MariaDB for HA zones"
+)
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What the probe proved: the group it wrote and how long each write took to
+    commit on every server (seconds, from the command's start)."""
+
+    group: str
+    group_id: int | None
+    created_in: float
+    deleted_in: float
+
+
+class ProbeFailed(Exception):
+    """The zone did not replicate a probe write; the message says where each server is."""
+
+
+def leftovers(leader: Node) -> list[int]:
+    """Ids of probe groups an earlier run left (stopped between create and delete)."""
+    pool = read_json(leader, "onegroup list -j").get("GROUP_POOL") or {}
+    groups = as_list(pool.get("GROUP"))
+    return [int(g["ID"]) for g in groups if g.get("NAME", "").startswith(PREFIX)]
+
+
+def positions(zone: Zone) -> str:
+    """Each server's INDEX/COMMIT, the leader first: `fe1 (leader) 57/55, fe2 54/54`."""
+    ordered = sorted(zone.servers, key=lambda s: (s not in zone.leaders, s.id))
+    return ", ".join(
+        f"{s.name} ({s.role}) {s.log_index}/{s.commit}" if s in zone.leaders
+        else f"{s.name} {s.log_index}/{s.commit}"
+        for s in ordered
+    )  # fmt: skip
+
+
+def _number(value: str) -> int:
+    return int(value) if value.lstrip("-").isdigit() else -1
+
+
+def replicated(zone: Zone, target: int) -> bool:
+    """Every server committed `target` and holds nothing uncommitted (LOG_INDEX equal to
+    COMMIT, the same on all): the write is on every server."""
+    if not zone.servers or len(zone.leaders) != 1:
+        return not zone.servers  # a solo front-end commits alone
+    marks = {(_number(s.log_index), _number(s.commit)) for s in zone.servers}
+    return len(marks) == 1 and all(i == c and c >= target for i, c in marks)
+
+
+def wait_replicated(
+    read: Callable[[], Zone],
+    target: int,
+    patience: float = COMMIT_WITHIN,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> tuple[bool, Zone]:
+    """Re-read the zone until `target` is replicated on every server or `patience` ends."""
+    deadline = clock() + patience
+    while True:
+        zone = read()
+        if replicated(zone, target) or clock() >= deadline:
+            return replicated(zone, target), zone
+        sleep(PAUSE)
+
+
+def _leader_index(read: Callable[[], Zone]) -> int:
+    """The leader's log index now: a write just answered is at or below it."""
+    leaders = read().leaders
+    return _number(leaders[0].log_index) if leaders else 0
+
+
+def _write(leader: Node, command: str) -> tuple[int, str]:
+    """(exit status, output) of a probe write, the CLI's wait bounded."""
+    bounded = f"ONE_XMLRPC_TIMEOUT={WRITE_TIMEOUT} {command}"
+    result = leader.run(bounded, mutating=True, check=False, timeout=WRITE_TIMEOUT + 30)
+    return result.exit_status, (result.stdout + result.stderr).strip()
+
+
+def _stalled(what: str, zone: Zone, sqlite: bool) -> ProbeFailed:
+    line = f"{what}: the zone does not replicate writes ({positions(zone)}, INDEX/COMMIT)"
+    return ProbeFailed(line + ("; " + SQLITE_DEFECT if sqlite else ""))
+
+
+def run(
+    leader: Node,
+    read: Callable[[], Zone],
+    run_id: str,
+    *,
+    sqlite: bool = False,
+    patience: float = COMMIT_WITHIN,
+) -> Probe:
+    """Create and delete a probe group through `leader`, each write proven replicated on
+    every server within `patience` seconds; `ProbeFailed` names the servers' positions
+    (and the SQLite defect when the zone is on SQLite)."""
+    for left in leftovers(leader):
+        _write(leader, f"onegroup delete {left}")
+    name = PREFIX + re.sub(r"[^A-Za-z0-9_.-]", "-", run_id)
+    started = time.monotonic()
+    status, output = _write(leader, f"onegroup create {shlex.quote(name)}")
+    if leader.dry_run:
+        _write(leader, f"onegroup delete {shlex.quote(name)}")
+        return Probe(name, None, 0.0, 0.0)
+    if status != 0:
+        first = output.splitlines()[0] if output else f"exit {status}"
+        raise _stalled(f"`onegroup create` through {leader} failed ({first})", read(), sqlite)
+    found = re.search(r"ID:\s*(\d+)", output)
+    gid = int(found.group(1)) if found else None
+    ok, zone = wait_replicated(read, _leader_index(read), patience)
+    if not ok:
+        raise _stalled(f"the probe write ({name}) did not commit on every server "
+                       f"within {patience:g} s", zone, sqlite)  # fmt: skip
+    created_in = time.monotonic() - started
+    started = time.monotonic()
+    status, output = _write(leader, f"onegroup delete {gid if gid is not None else name}")
+    if status != 0:
+        first = output.splitlines()[0] if output else f"exit {status}"
+        raise _stalled(f"`onegroup delete` of the probe through {leader} failed ({first})",
+                       read(), sqlite)  # fmt: skip
+    ok, zone = wait_replicated(read, _leader_index(read), patience)
+    if not ok:
+        raise _stalled(f"the probe's delete did not commit on every server within "
+                       f"{patience:g} s", zone, sqlite)  # fmt: skip
+    return Probe(name, gid, created_in, time.monotonic() - started)
