@@ -6,11 +6,13 @@ server a follower, all on the leader's TERM, every follower's COMMIT reaching th
 leader's of a moment before (a follower learns it on the next heartbeat; see
 opennebula/raft.py), all within --health-timeout, and every front-end at the target release.
 Leadership may have moved on restart: the leader is read again from the zone.
-Then the zone must *work*, not only look healthy: it is enabled again (writes need it;
-step 2 disabled it) and a write through the leader (a probe group created and deleted,
-see opennebula/write_probe.py) commits on every server within seconds, or the step
-fails naming each server's position, before step 9 touches a hypervisor. A zone the
-operator had disabled before the upgrade stays disabled, and no probe can write.
+Then, oned.log read first (OpenNebula logs "[VDC][E]: Rule does not exist" for any
+group it deletes), the zone must *work*, not only look healthy: it is enabled again
+(writes need it; step 2 disabled it) and a write through the leader (a probe group
+created and deleted, see opennebula/write_probe.py) commits on every server within
+seconds, or the step fails naming each server's position, before step 9 touches a
+hypervisor. A zone the operator had disabled before the upgrade stays disabled, and no
+probe can write.
 """
 
 import pytest
@@ -64,6 +66,24 @@ def test_one_leader_and_every_follower_in_sync(cluster: Cluster) -> None:
     cluster.observed.setdefault("releases_after", {}).update(versions)
 
 
+@pytest.mark.dependency(depends=["08-health"], scope="session")
+def test_oned_log_shows_no_error_since_the_start(cluster: Cluster, frontend: Node) -> None:
+    # The guide's "Testing": oned.log free of errors, every configured driver loaded.
+    key = f"oned_log_clean/{frontend}"
+    if cluster.dry_run or cluster.journal.fact(key):
+        return
+    text = frontend.run(f"tail -n {onedlog.TAIL_LINES} {onedlog.ONED_LOG}").stdout
+    lines = onedlog.since_last_start(text)
+    if not lines:  # oned answers (the health check above), so its start was rotated out
+        cluster.say(f"{frontend}: no start of OpenNebula in {onedlog.ONED_LOG}'s tail: not read")
+        return
+    found = onedlog.problems(lines)
+    assert not found, f"{frontend}: {onedlog.ONED_LOG} since the start:\n  " + "\n  ".join(
+        found[:20]
+    )
+    cluster.journal.remember(key, True)
+
+
 @pytest.mark.dependency(name="08-writes", depends=["08-health"], scope="session")
 def test_a_write_through_the_leader_commits_on_every_server(cluster: Cluster) -> None:
     if cluster.journal.fact("write_probe"):
@@ -90,21 +110,3 @@ def test_a_write_through_the_leader_commits_on_every_server(cluster: Cluster) ->
     )
     timing = {"created_in": round(probe.created_in, 2), "deleted_in": round(probe.deleted_in, 2)}
     cluster.journal.remember("write_probe", {"group": probe.group, **timing})
-
-
-@pytest.mark.dependency(depends=["08-health"], scope="session")
-def test_oned_log_shows_no_error_since_the_start(cluster: Cluster, frontend: Node) -> None:
-    # The guide's "Testing": oned.log free of errors, every configured driver loaded.
-    key = f"oned_log_clean/{frontend}"
-    if cluster.dry_run or cluster.journal.fact(key):
-        return
-    text = frontend.run(f"tail -n {onedlog.TAIL_LINES} {onedlog.ONED_LOG}").stdout
-    lines = onedlog.since_last_start(text)
-    if not lines:  # oned answers (the health check above), so its start was rotated out
-        cluster.say(f"{frontend}: no start of OpenNebula in {onedlog.ONED_LOG}'s tail: not read")
-        return
-    found = onedlog.problems(lines)
-    assert not found, f"{frontend}: {onedlog.ONED_LOG} since the start:\n  " + "\n  ".join(
-        found[:20]
-    )
-    cluster.journal.remember(key, True)

@@ -113,6 +113,18 @@ def _write(leader: Node, command: str) -> tuple[int, str]:
     return result.exit_status, (result.stdout + result.stderr).strip()
 
 
+def _failed(
+    command: str, leader: Node, status: int, output: str, zone: Zone, sqlite: bool
+) -> ProbeFailed:
+    """A probe write that failed: one the CLI gave up waiting for is a stalled zone, one
+    oned answered with an error was refused (the error says why)."""
+    first = output.splitlines()[0] if output else f"exit {status}"
+    what = f"`{command}` of the probe through {leader} failed ({first})"
+    if "timeout" in output.lower() or "timed out" in output.lower():
+        return _stalled(what, zone, sqlite)
+    return ProbeFailed(f"{what}: oned refused the write ({positions(zone)}, INDEX/COMMIT)")
+
+
 def _stalled(what: str, zone: Zone, sqlite: bool) -> ProbeFailed:
     line = f"{what}: the zone does not replicate writes ({positions(zone)}, INDEX/COMMIT)"
     return ProbeFailed(line + ("; " + SQLITE_DEFECT if sqlite else ""))
@@ -138,8 +150,7 @@ def run(
         _write(leader, f"onegroup delete {shlex.quote(name)}")
         return Probe(name, None, 0.0, 0.0)
     if status != 0:
-        first = output.splitlines()[0] if output else f"exit {status}"
-        raise _stalled(f"`onegroup create` through {leader} failed ({first})", read(), sqlite)
+        raise _failed("onegroup create", leader, status, output, read(), sqlite)
     found = re.search(r"ID:\s*(\d+)", output)
     gid = int(found.group(1)) if found else None
     ok, zone = wait_replicated(read, _leader_index(read), patience)
@@ -150,9 +161,7 @@ def run(
     started = time.monotonic()
     status, output = _write(leader, f"onegroup delete {gid if gid is not None else name}")
     if status != 0:
-        first = output.splitlines()[0] if output else f"exit {status}"
-        raise _stalled(f"`onegroup delete` of the probe through {leader} failed ({first})",
-                       read(), sqlite)  # fmt: skip
+        raise _failed("onegroup delete", leader, status, output, read(), sqlite)
     ok, zone = wait_replicated(read, _leader_index(read), patience)
     if not ok:
         raise _stalled(f"the probe's delete did not commit on every server within "

@@ -76,7 +76,20 @@ def test_a_write_the_cli_gives_up_on_fails_with_its_error() -> None:
     node = FakeNode(answers={"onegroup list": EMPTY_POOL, CREATE: timed_out})
     with pytest.raises(write_probe.ProbeFailed) as failed:
         write_probe.run(node, _reader([_zone((57, 55), (54, 54), (54, 54))]), "r1")
-    assert "`onegroup create` through fe1 failed (Net::ReadTimeout" in str(failed.value)
+    assert "`onegroup create` of the probe through fe1 failed (Net::ReadTimeout" in str(
+        failed.value
+    )
+    assert "does not replicate" in str(failed.value)
+
+
+def test_a_write_oned_refuses_is_named_as_refused_not_as_a_stall() -> None:
+    refused = (255, "", "[one.group.allocate] Cannot process request, zone disabled\n")
+    node = FakeNode(answers={"onegroup list": EMPTY_POOL, CREATE: refused})
+    with pytest.raises(write_probe.ProbeFailed) as failed:
+        write_probe.run(node, _reader([_zone((53, 53), (53, 53), (53, 53))]), "r1", sqlite=True)
+    assert "oned refused the write" in str(failed.value)
+    assert "zone disabled" in str(failed.value)
+    assert "SqliteDB" not in str(failed.value)
 
 
 def test_a_probe_group_an_earlier_run_left_is_deleted_first() -> None:
