@@ -13,7 +13,15 @@ from collections.abc import Callable
 
 from oneupgrade.audit.journal import Journal
 from oneupgrade.errors import CommandFailed, PreconditionFailed
-from oneupgrade.opennebula import backups, config, database_upgrade, onecfg, package_upgrade, system
+from oneupgrade.opennebula import (
+    backups,
+    config,
+    database_upgrade,
+    onecfg,
+    package_jobs,
+    package_upgrade,
+    system,
+)
 from oneupgrade.opennebula.backups import ONEDB_TIMEOUT
 from oneupgrade.opennebula.package_upgrade import PACKAGE_TIMEOUT, pinned
 from oneupgrade.transport.node import Node
@@ -47,8 +55,9 @@ def upgrade_frontend(
     lengthen the outage (its pre-upgrade dump is still taken).
     `backed_up`: step 4 (`back_up_frontend`) is done already in this run.
     `meanwhile`: called once step 4 is done (or not needed), before anything changes."""
-    done: list[str] = []
     plat = system.platform(node)
+    # an earlier run's package job finished, an interrupted dpkg repaired, before reading
+    done: list[str] = package_jobs.settle(node, plat)
     installed = system.installed_packages(node, plat.family)
     if "opennebula" not in installed:
         raise PreconditionFailed(f"{node}: package opennebula is not installed")

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from oneupgrade import releases
 from oneupgrade.errors import PreconditionFailed
-from oneupgrade.opennebula import system
+from oneupgrade.opennebula import package_jobs, system
 from oneupgrade.opennebula.package_upgrade import PACKAGE_TIMEOUT, pinned
 from oneupgrade.transport.node import Node
 
@@ -39,7 +39,8 @@ def upgrade_hypervisor(
     downloads).
     """
     plat = system.platform(node)
-    if seen is not None:
+    settled = package_jobs.settle(node, plat)  # what an interrupted run left, finished
+    if seen is not None and not settled:
         package = next((p for p in NODE_PACKAGES if p in seen.packages), NODE_PACKAGES[0])
         version = seen.packages.get(package)
     else:
@@ -48,7 +49,7 @@ def upgrade_hypervisor(
         raise_missing(node)
     if system.at_target(version, target):
         return []
-    done = []
+    done = settled
     switched = system.switch_repository(node, plat, releases.series_of(releases.resolve(target)))
     if switched:
         done.append("repository switched")

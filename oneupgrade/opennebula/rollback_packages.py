@@ -7,7 +7,7 @@ from __future__ import annotations
 import shlex
 
 from oneupgrade import releases
-from oneupgrade.opennebula import system
+from oneupgrade.opennebula import package_jobs, system
 from oneupgrade.opennebula.package_upgrade import PACKAGE_TIMEOUT
 from oneupgrade.opennebula.rollback import Upgrade
 from oneupgrade.transport.node import Node
@@ -18,23 +18,31 @@ def reinstall(node: Node, upgrade: Upgrade) -> list[str]:
     source series' repository; packages the upgrade added are removed. Modified
     configuration files are kept (the configuration is copied back afterwards)."""
     plat = system.platform(node)
+    settled = package_jobs.settle(node, plat)  # what an interrupted run left, finished
     installed = system.installed_packages(node, plat.family)
     before = upgrade.packages_before(node.name, installed)
     wrong = {p: v for p, v in before.items() if installed.get(p) != v}
     added = sorted(p for p in installed if p.startswith("opennebula") and p not in before)
     if not wrong and not added:
-        return []
-    done = []
+        return settled
+    done = settled
     if system.switch_repository(node, plat, releases.series_of(upgrade.source)):
         done.append(f"repository back to {releases.series_of(upgrade.source)}")
     system.refresh_repository(node, plat, PACKAGE_TIMEOUT)
     if added:
         remove = "apt-get remove -y -q" if plat.family == "deb" else "dnf -y remove"
         names = " ".join(shlex.quote(p) for p in added)
-        node.run(f"{system.APT_ENV} {remove} {names}", mutating=True, timeout=PACKAGE_TIMEOUT)
+        node.run(
+            f"{system.APT_ENV} {remove} {names}",
+            mutating=True,
+            timeout=PACKAGE_TIMEOUT,
+            detach=True,
+        )
         done.append(f"removed {' '.join(added)}")
     if wrong:
-        node.run(downgrade_command(plat, wrong), mutating=True, timeout=PACKAGE_TIMEOUT)
+        node.run(
+            downgrade_command(plat, wrong), mutating=True, timeout=PACKAGE_TIMEOUT, detach=True
+        )
         done.append("reinstalled " + " ".join(f"{p} {v}" for p, v in sorted(wrong.items())))
     return done
 

@@ -185,19 +185,20 @@ def _package_command(
 
 def upgrade_packages(node: Node, plat: Platform, packages: list[str], timeout: float) -> None:
     if packages:
-        node.run(upgrade_command(plat, packages), mutating=True, timeout=timeout)
+        node.run(upgrade_command(plat, packages), mutating=True, timeout=timeout, detach=True)
 
 
 def install_packages(node: Node, plat: Platform, packages: list[str], timeout: float) -> None:
     if packages:
-        node.run(install_command(plat, packages), mutating=True, timeout=timeout)
+        node.run(install_command(plat, packages), mutating=True, timeout=timeout, detach=True)
 
 
 def upgrade_and_install(
     node: Node, plat: Platform, upgrade: list[str], install: list[str], timeout: float
 ) -> None:
     for command in transaction_commands(plat, upgrade, install):
-        node.run(command, mutating=True, timeout=timeout)
+        # detached: a transaction must not die half way with the controller's connection
+        node.run(command, mutating=True, timeout=timeout, detach=True)
 
 
 def repository_offers(node: Node, plat: Platform, package: str) -> bool:

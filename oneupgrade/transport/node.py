@@ -11,6 +11,7 @@ wrapped (deadline, sudo): `oneupgrade.transport.sudo`.
 
 from __future__ import annotations
 
+import secrets
 import shlex
 import threading
 import time
@@ -22,6 +23,7 @@ import paramiko
 from oneupgrade.errors import CommandFailed, CommandTimedOut, ConnectionLost
 from oneupgrade.inventory.model import Host, SshSettings
 from oneupgrade.result import CommandResult
+from oneupgrade.transport import detach as detach_
 from oneupgrade.transport.channel import ChannelLost, ChannelTimeout, Held, execute, wait_ready
 from oneupgrade.transport.connection import Connection
 from oneupgrade.transport.gateways import Gateways, shared_gateways
@@ -73,8 +75,12 @@ class Node(Connection):
         mutating: bool = False,
         stdin: bytes | None = None,
         user: str | None = None,
+        detach: bool = False,
     ) -> CommandResult:
         """Run `command`; raise `CommandFailed` on a non-zero exit unless `check=False`.
+
+        `detach=True` runs it as a job that outlives this connection (transport/detach.py):
+        for a package transaction, which a dropped channel would otherwise kill half way.
 
         `mutating=True` marks a command that changes the node: in a dry run it is
         recorded as planned and not executed. `user` runs it as that local user.
@@ -88,8 +94,12 @@ class Node(Connection):
             return result
         self.running, self.running_since = command, started
         try:
+            sent = command
+            if detach:
+                assert stdin is None, "a detached command reads no stdin"
+                sent = detach_.detached(command, f"{int(started)}-{secrets.token_hex(4)}", deadline)
             status, out, err, started = self._watch(
-                command, deadline, user, stdin, started, mutating
+                command, deadline + (10 if detach else 0), user, stdin, started, mutating, sent
             )
         finally:
             self.running = None
@@ -111,13 +121,15 @@ class Node(Connection):
         stdin: bytes | None,
         started: float,
         mutating: bool,
+        sent: str | None = None,
     ) -> tuple[int, bytes, bytes, float]:
-        """Execute `command` (a read-only one again, once, if the connection is lost):
-        exit status, stdout, stderr and when it started. A timeout, a lost connection
-        and a Ctrl-C are recorded and raised."""
+        """Execute `command` (as the text `sent`, when given; a read-only one again, once,
+        if the connection is lost): exit status, stdout, stderr and when it started. A
+        timeout, a lost connection and a Ctrl-C are recorded (as `command`) and raised."""
+        sent = sent or command
         try:
             try:
-                return (*self._exec(command, deadline, user, stdin), started)
+                return (*self._exec(sent, deadline, user, stdin), started)
             except ChannelLost as exc:
                 if mutating:
                     raise
@@ -126,7 +138,7 @@ class Node(Connection):
                 self._observe(lost, "connection lost; read-only, retried on a new connection")
                 self.close()
                 started = time.time()
-                return (*self._exec(command, deadline, user, stdin), started)
+                return (*self._exec(sent, deadline, user, stdin), started)
         except ChannelTimeout as exc:
             result = self._result(command, 124, exc.out, exc.err, started, mutating)
             self._observe(result, f"timed out after {deadline:g} s")

@@ -205,16 +205,28 @@ def roll_back(lab: Lab, reports: Path) -> Run:
     return run
 
 
+# each release the lab builds and the database version its oned needs
+DB_VERSION = {"6.10.5": "6.10.0", "7.0.2": "7.0.0", "7.2.0": "7.2.0"}
+
+
 def assert_rolled_back(
-    lab: Lab, ids: dict[str, str], vms: set[str], hypervisors: tuple[str, ...]
+    lab: Lab,
+    ids: dict[str, str],
+    vms: set[str],
+    hypervisors: tuple[str, ...],
+    release: str = "6.10.5",
 ) -> None:
-    """A healthy 6.10.5 zone, read with OpenNebula's own commands."""
+    """A healthy zone at `release` again, read with OpenNebula's own commands."""
     for node in FRONTENDS:
-        assert sh(lab, node, "dpkg-query -W -f='${Version}' opennebula") == "6.10.5-1", node
-        rc, _, _ = lab.run(node, "dpkg-query -W -f='${Status}' opennebula-migration | grep -q ok")
-        assert rc != 0, f"{node}: 7.0's opennebula-migration is still installed"
+        assert sh(lab, node, "dpkg-query -W -f='${Version}' opennebula") == f"{release}-1", node
+        if release.startswith("6."):
+            rc, _, _ = lab.run(
+                node, "dpkg-query -W -f='${Status}' opennebula-migration | grep -q ok"
+            )
+            assert rc != 0, f"{node}: 7.0's opennebula-migration is still installed"
         versions = re.findall(r"^(Shared|Local):\s+(\S+)", sh(lab, node, "onedb version"), re.M)
-        assert versions == [("Shared", "6.10.0"), ("Local", "6.10.0")], (node, versions)
+        db = DB_VERSION[release]
+        assert versions == [("Shared", db), ("Local", db)], (node, versions)
     assert server_ids(lab) == ids
     assert_in_sync(lab)
     zone = json.loads(sh(lab, "fe1", "onezone show 0 -j"))["ZONE"]
@@ -222,7 +234,7 @@ def assert_rolled_back(
     pool = _listed(json.loads(sh(lab, "fe1", "onehost list -j")), "HOST_POOL", "HOST")
     assert {h["NAME"]: h["STATE"] for h in pool} == dict.fromkeys(hypervisors, "2")
     for node in hypervisors:
-        assert _node_package(lab, node) == "6.10.5-1", node
+        assert _node_package(lab, node) == f"{release}-1", node
     running = _vms(lab)
     assert {v["ID"] for v in running} == vms
     assert {(v["STATE"], v["LCM_STATE"]) for v in running} == {("3", "3")}

@@ -52,6 +52,7 @@ class FakeNode(Node):
         mutating: bool = False,
         stdin: bytes | None = None,
         user: str | None = None,
+        detach: bool = False,
     ) -> CommandResult:
         self.ran.append(command)
         for prefix, answer in self.answers.items():

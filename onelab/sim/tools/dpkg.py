@@ -1,4 +1,4 @@
-"""dpkg: -l, --configure -a (finishing a half-configured upgrade), -s/-W via dpkg-query."""
+"""dpkg: -l, --audit and --configure -a (a half-configured upgrade), -s/-W via dpkg-query."""
 
 from __future__ import annotations
 
@@ -34,7 +34,22 @@ def _configure(argv: list[str]) -> int:
     return 0
 
 
+def _audit() -> int:
+    """As dpkg says of packages an interrupted transaction left half-configured."""
+    installed = nodestate.installed()
+    pending = [n for n, i in sorted(installed.items()) if i.get("status") == "iF"]
+    if pending:
+        out("The following packages are only half configured, probably due to problems")
+        out("configuring them the first time.  The configuration should be retried using")
+        out("dpkg --configure <package> or the configure menu option in dselect:")
+        for name in pending:
+            out(f" {name:<24} {installed[name].get('summary', 'OpenNebula')}")
+    return 0
+
+
 def run(tool: str, argv: list[str]) -> int:
+    if "-C" in argv or "--audit" in argv:
+        return _audit()
     if "-l" in argv or "--list" in argv:
         return listing([a for a in argv if not a.startswith("-")])
     if "--configure" in argv:

@@ -1,0 +1,153 @@
+"""The paths to 7.2 on real OpenNebula, on SQLite: fresh zones of every series side by side,
+7.0 -> 7.2 on an HA zone, and the single front-end procedure (1+2) 7.0 -> 7.2.
+
+Three labs, started one after another and kept up together: a fresh 7.0 zone and a fresh
+7.2 zone (3+2 each) and a 7.0 single front-end. The fresh zones are read first; then the
+runbook upgrades the 7.0 HA zone (which OpenNebula's SQLite backend cannot replicate once
+upgraded, see opennebula/write_probe.py: step 8 must say so and stop before step 9 touches
+a hypervisor) and the single front-end (which must end healthy, and a rerun change nothing).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from onelab import Lab
+from tests.e2e.runner import Run, changes_in_steps, frontends, run_runbook, sh
+from tests.real.test_real_upgrade import HYPERVISORS, _listed, assert_in_sync
+
+pytestmark = [pytest.mark.real, pytest.mark.lab]
+
+FRONTENDS = ("fe1", "fe2", "fe3")
+PORTS = {"oned": 2633, "monitord": 4124}
+
+
+@dataclass
+class Labs:
+    fresh70: Lab
+    fresh72: Lab
+    solo70: Lab
+    reports: Path
+    ha_run: Run | None = None
+    solo_run: Run | None = None
+
+
+@pytest.fixture(scope="module")
+def labs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Labs]:
+    base = tmp_path_factory.mktemp("real-72")
+    up: list[Lab] = []
+    try:
+        for name, frontends, version in (("fresh70", 3, "7.0"), ("fresh72", 3, "7.2"),
+                                         ("solo70", 1, "7.0")):  # fmt: skip
+            up.append(Lab.up(base / name, frontends, 2, version, opennebula="real"))
+        yield Labs(up[0], up[1], up[2], reports=base / "reports")
+    finally:
+        for lab in up:
+            lab.down()
+
+
+def _listeners(port: int) -> set[str]:
+    """Local addresses of every listener on `port` on this machine (every lab's node)."""
+    out = subprocess.run(
+        ["ss", "-Hltn", f"sport = :{port}"], check=True, capture_output=True, text=True
+    )
+    return {line.split()[3].rsplit(":", 1)[0] for line in out.stdout.splitlines() if line.split()}
+
+
+def test_fresh_7_0_and_7_2_zones_run_side_by_side_each_service_on_its_own_address(
+    labs: Labs,
+) -> None:
+    for lab in (labs.fresh70, labs.fresh72):
+        servers = assert_in_sync(lab)
+        assert {s["NAME"] for s in servers} == set(FRONTENDS)
+    for service, port in PORTS.items():
+        found = _listeners(port)
+        # nothing on every address (7.0 and 7.2 ship monitord.conf with ADDRESS = "::")
+        assert not found & {"*", "0.0.0.0", "[::]"}, (service, found)  # noqa: S104
+        for lab in (labs.fresh70, labs.fresh72, labs.solo70):
+            for node in frontends(lab):
+                assert lab.address(node) in found, (service, node, sorted(found))
+
+
+def test_a_fresh_7_2_zone_commits_a_write_on_every_server(labs: Labs) -> None:
+    lab = labs.fresh72
+    assert sh(lab, "fe1", "dpkg-query -W -f='${Version}' opennebula") == "7.2.0-1"
+    out = sh(lab, "fe1", "ONE_XMLRPC_TIMEOUT=10 onegroup create fresh-probe")
+    gid = re.search(r"ID:\s*(\d+)", out)
+    assert gid, out
+    deadline = time.monotonic() + 5
+    while True:
+        servers = _listed(json.loads(sh(lab, "fe1", "onezone show 0 -j"))["ZONE"],
+                          "SERVER_POOL", "SERVER")  # fmt: skip
+        marks = {(s["LOG_INDEX"], s["COMMIT"]) for s in servers}
+        if (len(marks) == 1 and len({*next(iter(marks))}) == 1) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert len(marks) == 1, servers  # every server at the leader's index, all committed
+    sh(lab, "fe1", f"onegroup delete {gid.group(1)}")
+
+
+@pytest.fixture(scope="module")
+def ha_run(labs: Labs) -> Run:
+    if labs.ha_run is None:
+        labs.ha_run = run_runbook(labs.fresh70, labs.reports, timeout=1800)
+    return labs.ha_run
+
+
+def test_an_upgraded_sqlite_ha_zone_that_does_not_replicate_stops_in_step_8(
+    labs: Labs, ha_run: Run
+) -> None:
+    lab, run = labs.fresh70, ha_run
+    assert run.returncode == 1, run.output[-4000:]
+    stopped = [ln for ln in run.output.splitlines() if ln.startswith("STOPPED:")]
+    assert stopped, run.output[-4000:]
+    assert "step 8" in stopped[0], stopped
+    assert "does not replicate writes" in stopped[0], stopped
+    assert "SqliteDB::exec_ext" in stopped[0], stopped
+    # the probe wrote through the leader, and step 9 changed nothing
+    probes = [r for r in run.commands(mutating=True) if "onegroup create" in r["command"]]
+    assert probes, "no probe write in the audit log"
+    assert changes_in_steps(run, range(9, 10)) == []
+    pool = _listed(json.loads(sh(lab, "fe1", "onehost list -j")), "HOST_POOL", "HOST")
+    assert {h["NAME"]: h["STATE"] for h in pool} == dict.fromkeys(HYPERVISORS, "8")
+    for node in HYPERVISORS:
+        package = sh(lab, node, "dpkg-query -W -f='${Version}' opennebula-node-kvm")
+        assert package == "7.0.2-1", node
+    for node in FRONTENDS:  # the control plane itself was upgraded
+        assert sh(lab, node, "dpkg-query -W -f='${Version}' opennebula") == "7.2.0-1", node
+
+
+@pytest.fixture(scope="module")
+def solo_run(labs: Labs) -> Run:
+    if labs.solo_run is None:
+        labs.solo_run = run_runbook(labs.solo70, labs.reports, timeout=1800)
+    return labs.solo_run
+
+
+def test_a_single_front_end_is_upgraded_from_7_0_to_7_2(labs: Labs, solo_run: Run) -> None:
+    lab, run = labs.solo70, solo_run
+    assert run.returncode == 0, run.output[-6000:]
+    assert sh(lab, "fe1", "dpkg-query -W -f='${Version}' opennebula") == "7.2.0-1"
+    versions = re.findall(r"^(Shared|Local):\s+(\S+)", sh(lab, "fe1", "onedb version"), re.M)
+    assert versions == [("Shared", "7.2.0"), ("Local", "7.2.0")], versions
+    zone = json.loads(sh(lab, "fe1", "onezone show 0 -j"))["ZONE"]
+    assert zone["STATE"] == "0", "the zone is still disabled"
+    assert zone.get("SERVER_POOL") in (None, {}), zone["SERVER_POOL"]  # still a solo zone
+    pool = _listed(json.loads(sh(lab, "fe1", "onehost list -j")), "HOST_POOL", "HOST")
+    assert {h["NAME"]: h["STATE"] for h in pool} == dict.fromkeys(HYPERVISORS, "2")
+    for node in HYPERVISORS:
+        assert sh(lab, node, "dpkg-query -W -f='${Version}' opennebula-node-kvm") == "7.2.0-1"
+    probes = [r for r in run.commands(mutating=True) if "onegroup" in r["command"]]
+    assert [r["step"].split(":")[0] for r in probes] == ["8", "8"], probes
+    assert "oneupgrade-probe" not in sh(lab, "fe1", "onegroup list"), "the probe group is left"
+    again = run_runbook(lab, labs.reports, timeout=1800)
+    assert again.returncode == 0, again.output[-4000:]
+    assert [f"{r['node']}: {r['command']}" for r in again.commands(mutating=True)] == []

@@ -1,0 +1,110 @@
+"""7.0 -> 7.2 on real OpenNebula whose HA zone keeps its database in MariaDB, as
+production zones do: a failure after the stop, the rollback to 7.0.2, then the upgrade
+again to the end, proven by step 8's write probe, and a rerun that changes nothing.
+
+One 3+2 lab at 7.0 (`--db mysql`), changed in order: the upgrade fails in step 6 (a
+follower's `onedb restore` exits 255 once: the control plane is down, the leader upgraded),
+`pytest rollback/` brings back a healthy 7.0.2 zone, and `pytest runbook/` upgrades it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from onelab import Lab
+from tests.e2e.runner import Run, run_runbook, server_ids, sh
+from tests.real.test_real_upgrade import (
+    FRONTENDS,
+    HYPERVISORS,
+    _listed,
+    _vms,
+    assert_in_sync,
+    assert_rolled_back,
+    roll_back,
+)
+
+pytestmark = [pytest.mark.real, pytest.mark.lab, pytest.mark.mariadb]
+
+
+@dataclass
+class Campaign:
+    lab: Lab
+    reports: Path
+    ids_before: dict[str, str]
+    vms_before: set[str]
+    failed: Run
+    rolled_back: Run
+    after_rollback: str | None  # why the zone was not a healthy 7.0.2 zone then (None: it was)
+    upgraded: Run
+
+
+@pytest.fixture(scope="module")
+def campaign(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Campaign]:
+    base = tmp_path_factory.mktemp("real-72-mysql")
+    lab = Lab.up(base / "lab", 3, 2, "7.0", opennebula="real", db="mysql")
+    reports = base / "reports"
+    try:
+        ids, vms = server_ids(lab), {v["ID"] for v in _vms(lab)}
+        lab.fault("fe3", "onedb restore", times=1, action="exit", exit_code=255)
+        failed = run_runbook(lab, reports, timeout=1800)
+        lab.clear_faults()
+        rolled_back = roll_back(lab, reports)
+        try:  # judged now: the upgrade below changes it again
+            assert_rolled_back(lab, ids, vms, HYPERVISORS, release="7.0.2")
+            after_rollback = None
+        except AssertionError as exc:
+            after_rollback = str(exc)
+        upgraded = run_runbook(lab, reports, timeout=1800)
+        yield Campaign(lab, reports, ids, vms, failed, rolled_back, after_rollback, upgraded)
+    finally:
+        lab.down()
+
+
+def test_a_failure_after_the_stop_is_rolled_back_to_a_healthy_7_0_2_zone(
+    campaign: Campaign,
+) -> None:
+    failed = campaign.failed
+    assert failed.returncode == 1, failed.output[-4000:]
+    stopped = [ln for ln in failed.output.splitlines() if ln.startswith("STOPPED:")]
+    assert stopped, failed.output[-4000:]
+    assert "step 6" in stopped[0], stopped
+    assert "fe3" in stopped[0], stopped
+    stops = [r for r in failed.commands(mutating=True) if "systemctl stop" in r["command"]]
+    assert stops, "the control plane was never stopped"
+    assert campaign.rolled_back.returncode == 0, campaign.rolled_back.output[-4000:]
+    assert campaign.after_rollback is None, campaign.after_rollback
+
+
+def test_the_zone_is_then_upgraded_to_7_2_and_proven_to_replicate(campaign: Campaign) -> None:
+    lab, run = campaign.lab, campaign.upgraded
+    assert run.returncode == 0, run.output[-6000:]
+    for node in FRONTENDS:
+        assert sh(lab, node, "dpkg-query -W -f='${Version}' opennebula") == "7.2.0-1", node
+        versions = re.findall(r"^(Shared|Local):\s+(\S+)", sh(lab, node, "onedb version"), re.M)
+        assert versions == [("Shared", "7.2.0"), ("Local", "7.2.0")], (node, versions)
+    assert server_ids(lab) == campaign.ids_before
+    assert {s["NAME"] for s in assert_in_sync(lab)} == set(FRONTENDS)
+    # the write probe went through the leader in step 8 and left nothing behind
+    probes = [r for r in run.commands(mutating=True) if "onegroup" in r["command"]]
+    assert [r["command"].split()[2] for r in probes] == ["create", "delete"], probes
+    assert {str(r["step"]).split(":")[0] for r in probes} == {"8"}
+    assert "oneupgrade-probe" not in sh(lab, "fe1", "onegroup list")
+    pool = _listed(json.loads(sh(lab, "fe1", "onehost list -j")), "HOST_POOL", "HOST")
+    assert {h["NAME"]: h["STATE"] for h in pool} == dict.fromkeys(HYPERVISORS, "2")
+    for node in HYPERVISORS:
+        assert sh(lab, node, "dpkg-query -W -f='${Version}' opennebula-node-kvm") == "7.2.0-1"
+    vms = _vms(lab)
+    assert {v["ID"] for v in vms} == campaign.vms_before
+    assert {(v["STATE"], v["LCM_STATE"]) for v in vms} == {("3", "3")}
+
+
+def test_a_rerun_of_the_upgraded_zone_changes_nothing(campaign: Campaign) -> None:
+    again = run_runbook(campaign.lab, campaign.reports, timeout=1800)
+    assert again.returncode == 0, again.output[-4000:]
+    assert [f"{r['node']}: {r['command']}" for r in again.commands(mutating=True)] == []
