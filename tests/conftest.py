@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +29,18 @@ def lab_unavailable() -> str | None:
         if not os.path.exists(tool):
             return f"the lab needs {tool}"
     return None
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # SIGTERM (CI's stop, `kill`) unwinds as Ctrl-C does: pytest then tears the fixtures
+    # down, and every lab a fixture started goes down with its own processes. Without
+    # this, Python's default ends the process at once and the labs keep running.
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminate)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from onelab import Lab
-from tests.e2e.runner import Run, changes_in_steps, frontends, run_runbook, sh
+from tests.e2e.runner import Run, changes_in_steps, frontends, run_runbook, sh, step_of
 from tests.real.test_real_upgrade import HYPERVISORS, _listed, assert_in_sync
 
 pytestmark = [pytest.mark.real, pytest.mark.lab]
@@ -146,7 +146,7 @@ def test_a_single_front_end_is_upgraded_from_7_0_to_7_2(labs: Labs, solo_run: Ru
     for node in HYPERVISORS:
         assert sh(lab, node, "dpkg-query -W -f='${Version}' opennebula-node-kvm") == "7.2.0-1"
     probes = [r for r in run.commands(mutating=True) if "onegroup" in r["command"]]
-    assert [r["step"].split(":")[0] for r in probes] == ["8", "8"], probes
+    assert [step_of(r) for r in probes] == [8, 8], probes
     assert "oneupgrade-probe" not in sh(lab, "fe1", "onegroup list"), "the probe group is left"
     again = run_runbook(lab, labs.reports, timeout=1800)
     assert again.returncode == 0, again.output[-4000:]

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from onelab import Lab
-from tests.e2e.runner import Run, run_runbook, server_ids, sh
+from tests.e2e.runner import Run, run_runbook, server_ids, sh, step_of
 from tests.real.test_real_upgrade import (
     FRONTENDS,
     HYPERVISORS,
@@ -93,7 +93,7 @@ def test_the_zone_is_then_upgraded_to_7_2_and_proven_to_replicate(campaign: Camp
     # the write probe went through the leader in step 8 and left nothing behind
     probes = [r for r in run.commands(mutating=True) if "onegroup" in r["command"]]
     assert [r["command"].split()[2] for r in probes] == ["create", "delete"], probes
-    assert {str(r["step"]).split(":")[0] for r in probes} == {"8"}
+    assert {step_of(r) for r in probes} == {8}
     assert "oneupgrade-probe" not in sh(lab, "fe1", "onegroup list")
     pool = _listed(json.loads(sh(lab, "fe1", "onehost list -j")), "HOST_POOL", "HOST")
     assert {h["NAME"]: h["STATE"] for h in pool} == dict.fromkeys(HYPERVISORS, "2")
