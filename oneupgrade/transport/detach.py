@@ -44,7 +44,7 @@ def listing(jobs: str = JOBS) -> str:
     RC` (`lost` when its runner died before writing it), then the job's command."""
     q = shlex.quote(jobs)
     return (
-        f"[ -d {q} ] || exit 0; for d in {q}/*/; do [ -d \"$d\" ] || continue; d=${{d%/}}; "
+        f'[ -d {q} ] || exit 0; for d in {q}/*/; do [ -d "$d" ] || continue; d=${{d%/}}; '
         'id=$(basename "$d"); if [ -e "$d/rc" ]; then echo "finished $id $(cat "$d/rc")"; '
         'sed -n 1p "$d/command"; continue; fi; p=$(cat "$d/pid" 2>/dev/null); '
         'if [ -n "$p" ] && tr "\\0" " " <"/proc/$p/cmdline" 2>/dev/null | grep -qF "$d"; '

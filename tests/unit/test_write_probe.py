@@ -101,3 +101,18 @@ def test_a_probe_group_an_earlier_run_left_is_deleted_first() -> None:
     write_probe.run(node, _reader([_zone((9, 9), (9, 9), (9, 9))]), "r2")
     deletes = [c for c in node.ran if "onegroup delete" in c]
     assert deletes == [f"{DELETE} 101", f"{DELETE} 104"]
+
+
+def test_on_a_busy_zone_a_write_every_server_holds_and_committed_passes() -> None:
+    # the leader always has a record in flight and the followers' COMMIT trails by a
+    # heartbeat: never all equal, yet the probe's write (index 58) is on every server
+    node = FakeNode(answers={"onegroup list": EMPTY_POOL, CREATE: (0, "ID: 104\n", ""),
+                             DELETE: (0, "", "")})  # fmt: skip
+    zones = [
+        _zone((58, 57), (57, 57), (57, 56)),  # after the create: the leader's COMMIT 57
+        _zone((60, 59), (59, 58), (60, 58)),  # every server holds and committed 57
+        _zone((61, 60), (60, 59), (61, 59)),  # after the delete: COMMIT 60
+        _zone((62, 61), (61, 60), (62, 60)),  # every server at 60
+    ]
+    probe = write_probe.run(node, _reader(zones), "r3", patience=1.0)
+    assert probe.group_id == 104
