@@ -96,9 +96,7 @@ def test_a_write_through_the_leader_commits_on_every_server(cluster: Cluster) ->
     zone_id = cluster.inventory.zone
     sqlite = not any(db.mysql for db in database.guard(cluster).values())
     try:
-        probe = write_probe.run(
-            leader, lambda: onezone.zone(leader, zone_id), cluster.run_id, sqlite=sqlite
-        )
+        probe = write_probe.run(leader, lambda: onezone.zone(leader, zone_id), sqlite=sqlite)
     except write_probe.ProbeFailed as exc:
         pytest.fail(str(exc), pytrace=False)
     if cluster.dry_run:

@@ -41,8 +41,13 @@ def enable_the_zone(cluster: Cluster) -> None:
     """`onezone enable` when the zone was enabled before the upgrade and is not now: the
     hosts' commands below need it (the gap the HA guide leaves)."""
     leader, zone_id = cluster.leader, cluster.inventory.zone
-    # (a dry run disabled nothing: plan what the real run will find disabled)
-    disabled = cluster.dry_run or not onezone.zone(leader, zone_id).enabled
+    # (a dry run disabled nothing: plan what the real run will find disabled, once: step
+    # 8 enables it for its write probe, step 9 then finds it enabled)
+    if cluster.dry_run:
+        disabled = not cluster.observed.get("zone_enable_planned")
+        cluster.observed["zone_enable_planned"] = True
+    else:
+        disabled = not onezone.zone(leader, zone_id).enabled
     if cluster.journal.fact("zone_enabled_before", True) and disabled:
         onezone.set_zone(leader, "enable", zone_id)
 

@@ -3,7 +3,7 @@
 `onezone show` can show one leader and its followers on one TERM while writes no
 longer commit: each server answers for itself, and a follower that acknowledges
 records it does not store still looks "in sync" until the next write. So step 8
-writes: a group named `oneupgrade-probe-<run>` is created through the leader (the
+writes: a group named `oneupgrade-probe` is created through the leader (the
 CLI's wait bounded by ONE_XMLRPC_TIMEOUT), every server's LOG_INDEX and COMMIT must then
 reach the leader's COMMIT of the moment the write returned (which includes it),
 within seconds; the group is deleted and the same is proven again. The group and the ACL
@@ -15,7 +15,6 @@ first. Both writes are changing commands: a dry run lists them.
 from __future__ import annotations
 
 import re
-import shlex
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,7 +23,9 @@ from oneupgrade.opennebula.cli import as_list, read_json
 from oneupgrade.opennebula.onezone import Zone
 from oneupgrade.transport.node import Node
 
-PREFIX = "oneupgrade-probe-"
+# One name for every run, deleted by name, so that a dry run's plan and the real run's
+# commands are the same (the signed plan is compared with what a run did).
+NAME = "oneupgrade-probe"
 WRITE_TIMEOUT = 10  # seconds the CLI waits for each probe write (ONE_XMLRPC_TIMEOUT)
 COMMIT_WITHIN = 5.0  # seconds every server is given to commit a probe write
 PAUSE = 0.2
@@ -58,7 +59,7 @@ def leftovers(leader: Node) -> list[int]:
     """Ids of probe groups an earlier run left (stopped between create and delete)."""
     pool = read_json(leader, "onegroup list -j").get("GROUP_POOL") or {}
     groups = as_list(pool.get("GROUP"))
-    return [int(g["ID"]) for g in groups if g.get("NAME", "").startswith(PREFIX)]
+    return [int(g["ID"]) for g in groups if g.get("NAME") == NAME]
 
 
 def positions(zone: Zone) -> str:
@@ -134,7 +135,6 @@ def _stalled(what: str, zone: Zone, sqlite: bool) -> ProbeFailed:
 def run(
     leader: Node,
     read: Callable[[], Zone],
-    run_id: str,
     *,
     sqlite: bool = False,
     patience: float = COMMIT_WITHIN,
@@ -144,11 +144,11 @@ def run(
     (and the SQLite defect when the zone is on SQLite)."""
     for left in leftovers(leader):
         _write(leader, f"onegroup delete {left}")
-    name = PREFIX + re.sub(r"[^A-Za-z0-9_.-]", "-", run_id)
+    name = NAME
     started = time.monotonic()
-    status, output = _write(leader, f"onegroup create {shlex.quote(name)}")
+    status, output = _write(leader, f"onegroup create {name}")
     if leader.dry_run:
-        _write(leader, f"onegroup delete {shlex.quote(name)}")
+        _write(leader, f"onegroup delete {name}")
         return Probe(name, None, 0.0, 0.0)
     if status != 0:
         raise _failed("onegroup create", leader, status, output, read(), sqlite)
@@ -160,7 +160,7 @@ def run(
                        f"within {patience:g} s", zone, sqlite)  # fmt: skip
     created_in = time.monotonic() - started
     started = time.monotonic()
-    status, output = _write(leader, f"onegroup delete {gid if gid is not None else name}")
+    status, output = _write(leader, f"onegroup delete {name}")
     if status != 0:
         raise _failed("onegroup delete", leader, status, output, read(), sqlite)
     ok, zone = wait_replicated(read, _leader_index(read), patience)

@@ -109,7 +109,8 @@ FAULTS = [
     ("fe1", "onedb fsck", "exit", 4),
     ("fe2", "tar -xpf", "drop", 6),  # the configuration copy, its connection dropped
     ("fe2", "systemctl start", "exit", 7),
-    ("fe1", "onezone enable", "exit", 9),
+    ("fe1", "onezone enable", "exit", 8),  # enabled again for step 8's write probe
+    ("fe1", "onegroup create", "exit", 8),  # the write probe itself
     ("fe1", "onehost sync", "exit", 9),
     ("hv2", "apt-get install", "drop", 9),
     ("hv1", "systemctl restart", "exit", 9),

@@ -42,11 +42,11 @@ def test_a_write_that_every_server_commits_passes_and_leaves_no_group() -> None:
     node = FakeNode(answers={"onegroup list": EMPTY_POOL, CREATE: (0, "ID: 104\n", ""),
                              DELETE: (0, "", "")})  # fmt: skip
     zones = [_zone((58, 58), (57, 57), (57, 57)), _zone((58, 58), (58, 58), (58, 58))]
-    probe = write_probe.run(node, _reader(zones), "20261207T062347Z")
-    assert probe.group == "oneupgrade-probe-20261207T062347Z"
+    probe = write_probe.run(node, _reader(zones))
+    assert probe.group == "oneupgrade-probe"
     assert probe.group_id == 104
     writes = [c for c in node.ran if "onegroup create" in c or "onegroup delete" in c]
-    assert writes == [f"{CREATE} oneupgrade-probe-20261207T062347Z", f"{DELETE} 104"]
+    assert writes == [f"{CREATE} oneupgrade-probe", f"{DELETE} oneupgrade-probe"]
 
 
 def test_followers_that_do_not_commit_the_write_fail_naming_each_server() -> None:
@@ -54,7 +54,7 @@ def test_followers_that_do_not_commit_the_write_fail_naming_each_server() -> Non
                              DELETE: (0, "", "")})  # fmt: skip
     stalled = _zone((57, 55), (54, 54), (54, 54))
     with pytest.raises(write_probe.ProbeFailed) as failed:
-        write_probe.run(node, _reader([stalled]), "r1", sqlite=True, patience=0.3)
+        write_probe.run(node, _reader([stalled]), sqlite=True, patience=0.3)
     message = str(failed.value)
     assert "did not commit on every server within 0.3 s" in message
     assert "fe1 (leader) 57/55, fe2 54/54, fe3 54/54" in message
@@ -67,7 +67,7 @@ def test_followers_that_do_not_commit_the_write_fail_naming_each_server() -> Non
 def test_on_mysql_the_failure_names_no_sqlite_defect() -> None:
     node = FakeNode(answers={"onegroup list": EMPTY_POOL, CREATE: (0, "ID: 104\n", "")})
     with pytest.raises(write_probe.ProbeFailed) as failed:
-        write_probe.run(node, _reader([_zone((57, 55), (54, 54), (54, 54))]), "r1", patience=0.2)
+        write_probe.run(node, _reader([_zone((57, 55), (54, 54), (54, 54))]), patience=0.2)
     assert "SqliteDB" not in str(failed.value)
 
 
@@ -75,7 +75,7 @@ def test_a_write_the_cli_gives_up_on_fails_with_its_error() -> None:
     timed_out = (255, "", "Net::ReadTimeout with #<Socket:(closed)>\n")
     node = FakeNode(answers={"onegroup list": EMPTY_POOL, CREATE: timed_out})
     with pytest.raises(write_probe.ProbeFailed) as failed:
-        write_probe.run(node, _reader([_zone((57, 55), (54, 54), (54, 54))]), "r1")
+        write_probe.run(node, _reader([_zone((57, 55), (54, 54), (54, 54))]))
     assert "`onegroup create` of the probe through fe1 failed (Net::ReadTimeout" in str(
         failed.value
     )
@@ -86,21 +86,21 @@ def test_a_write_oned_refuses_is_named_as_refused_not_as_a_stall() -> None:
     refused = (255, "", "[one.group.allocate] Cannot process request, zone disabled\n")
     node = FakeNode(answers={"onegroup list": EMPTY_POOL, CREATE: refused})
     with pytest.raises(write_probe.ProbeFailed) as failed:
-        write_probe.run(node, _reader([_zone((53, 53), (53, 53), (53, 53))]), "r1", sqlite=True)
+        write_probe.run(node, _reader([_zone((53, 53), (53, 53), (53, 53))]), sqlite=True)
     assert "oned refused the write" in str(failed.value)
     assert "zone disabled" in str(failed.value)
     assert "SqliteDB" not in str(failed.value)
 
 
 def test_a_probe_group_an_earlier_run_left_is_deleted_first() -> None:
-    names = ["oneadmin", "oneupgrade-probe-old", "oneupgrade-probes-are-not-this", "ops"]
+    names = ["oneadmin", "oneupgrade-probe", "oneupgrade-probes-are-not-this", "ops"]
     groups = [{"ID": str(i), "NAME": n} for i, n in zip((0, 101, 102, 103), names, strict=True)]
     left = json.dumps({"GROUP_POOL": {"GROUP": groups}})
     node = FakeNode(answers={"onegroup list": (0, left, ""), CREATE: (0, "ID: 104\n", ""),
                              DELETE: (0, "", "")})  # fmt: skip
-    write_probe.run(node, _reader([_zone((9, 9), (9, 9), (9, 9))]), "r2")
+    write_probe.run(node, _reader([_zone((9, 9), (9, 9), (9, 9))]))
     deletes = [c for c in node.ran if "onegroup delete" in c]
-    assert deletes == [f"{DELETE} 101", f"{DELETE} 104"]
+    assert deletes == [f"{DELETE} 101", f"{DELETE} oneupgrade-probe"]
 
 
 def test_on_a_busy_zone_a_write_every_server_holds_and_committed_passes() -> None:
@@ -114,5 +114,5 @@ def test_on_a_busy_zone_a_write_every_server_holds_and_committed_passes() -> Non
         _zone((61, 60), (60, 59), (61, 59)),  # after the delete: COMMIT 60
         _zone((62, 61), (61, 60), (62, 60)),  # every server at 60
     ]
-    probe = write_probe.run(node, _reader(zones), "r3", patience=1.0)
+    probe = write_probe.run(node, _reader(zones), patience=1.0)
     assert probe.group_id == 104
