@@ -48,11 +48,13 @@ if DB_SECTION:
 # address of the machine): either is bound to the node's own address
 edit("/etc/one/monitord.conf",
      (r'^(\\s*)ADDRESS(\\s*)= "(0\\.0\\.0\\.0|::)"', r'\\1ADDRESS\\2= "{a}"'),
-     # the lab's choice: a host result every 10 s rather than 120 s, and a host silent
-     # for 30 s (not 180 s) gets its probes restarted, so that a check for a fresh result
-     # after an upgrade waits seconds, not minutes
+     # the lab's choice: a host result every 10 s rather than 120 s, so that a check for
+     # a fresh result after an upgrade waits seconds, not minutes; a host silent for 60 s
+     # (not 180 s) gets its probes restarted. Not less: on a loaded machine a result can
+     # come late, and a restart that fails puts the host in ERROR and its dummy VMs in
+     # UNKNOWN for good (the dummy driver reports no VM state to bring them back)
      (r'^(\\s*)MONITOR_HOST(\\s*)=\\s*\\d+', r'\\1MONITOR_HOST\\2= 10'),
-     (r'^#?MONITORING_INTERVAL_HOST(\\s*)=\\s*\\d+', r'MONITORING_INTERVAL_HOST\\1= 30'))
+     (r'^#?MONITORING_INTERVAL_HOST(\\s*)=\\s*\\d+', r'MONITORING_INTERVAL_HOST\\1= 60'))
 uncomment("/etc/one/monitord.conf", r'#\\s*NAME\\s*= "dummy"', back=1)
 edit("/etc/one/sched.conf", (r'^ONE_XMLRPC\\s*=.*$', 'ONE_XMLRPC = "{url}"'))
 edit("/etc/one/onehem-server.conf", (r'tcp://localhost:', 'tcp://{a}:'))

@@ -8,9 +8,11 @@ stderr files in a job directory on the node (`JOBS/<id>/`, root only), its exit 
 written there when it ends; the channel only waits for that file and prints what the
 job printed, exactly as the command would have. When the channel is gone the job goes
 on to its end, as an operator's command in tmux would, and the next run finds it by its
-directory: `running` lists the jobs still alive (their pid, checked against the job's own
-command line, so a reused pid is never taken for one), `finished` those whose runner died
-before reading them.
+directory. The waiter never removes the directory (a waiter orphaned by a dead
+controller would take the exit status with it): the controller does once it has read
+the result (`removal`). The next run's `listing` shows, under `running`, the jobs still
+alive (their pid, checked against the job's own command line, so a reused pid is never
+taken for one), under `finished` those whose reader died before removing them.
 """
 
 from __future__ import annotations
@@ -35,8 +37,13 @@ def detached(command: str, job: str, deadline: float, jobs: str = JOBS) -> str:
         f"setsid sh -c {shlex.quote(_JOB)} oneupgrade-job {shlex.quote(bounded)} {d} "
         f"</dev/null >/dev/null 2>&1 & echo $! >{d}/pid; "
         f"while [ ! -e {d}/rc ]; do sleep {POLL:g}; done; "
-        f"cat {d}/out; cat {d}/err >&2; rc=$(cat {d}/rc); rm -rf {d}; exit $rc"
+        f"cat {d}/out; cat {d}/err >&2; exit $(cat {d}/rc)"
     )
+
+
+def removal(job: str, jobs: str = JOBS) -> str:
+    """The shell text removing job `job`'s directory once its result has been read."""
+    return f"rm -rf {shlex.quote(f'{jobs}/{job}')}"
 
 
 def listing(jobs: str = JOBS) -> str:

@@ -11,6 +11,7 @@ wrapped (deadline, sudo): `oneupgrade.transport.sudo`.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import shlex
 import threading
@@ -94,13 +95,15 @@ class Node(Connection):
             return result
         self.running, self.running_since = command, started
         try:
-            sent = command
+            sent, job = command, f"{int(started)}-{secrets.token_hex(4)}"
             if detach:
                 assert stdin is None, "a detached command reads no stdin"
-                sent = detach_.detached(command, f"{int(started)}-{secrets.token_hex(4)}", deadline)
+                sent = detach_.detached(command, job, deadline)
             status, out, err, started = self._watch(
                 command, deadline + (10 if detach else 0), user, stdin, started, mutating, sent
             )
+            if detach:
+                self._forget_job(job)
         finally:
             self.running = None
         if status == 124 and time.time() - started >= deadline:
@@ -112,6 +115,13 @@ class Node(Connection):
         if check and not result.ok:
             raise CommandFailed(result)
         return result
+
+    def _forget_job(self, job: str) -> None:
+        """The job's directory removed once its result is read (housekeeping of our own
+        file, not a change to the node: not recorded). Left behind, the next run reports
+        it as an earlier run's finished job, which does no harm."""
+        with contextlib.suppress(Exception):  # the result already read stands
+            self._exec(detach_.removal(job), 30.0, None, None)
 
     def _watch(
         self,

@@ -20,7 +20,26 @@ def test_the_waiter_prints_and_exits_as_the_command_did_and_leaves_no_job(tmp_pa
     jobs = str(tmp_path / "jobs")
     done = _sh(detach.detached("echo out; echo err >&2; exit 3", "j1", 30, jobs))
     assert (done.returncode, done.stdout, done.stderr) == (3, "out\n", "err\n")
+    assert os.listdir(jobs) == ["j1"]  # kept until the reader removes it
+    _sh(detach.removal("j1", jobs))
     assert os.listdir(jobs) == []
+
+
+def test_a_waiter_left_behind_by_a_dead_controller_keeps_the_jobs_exit_status(
+    tmp_path: Path,
+) -> None:
+    # A dropped SSH session kills nothing: the waiter lives on with nobody reading its
+    # output. The command's end must still be there for the next run to read.
+    jobs = str(tmp_path / "jobs")
+    waiter = subprocess.Popen(["sh", "-c", detach.detached("sleep 0.5; exit 4", "j4", 30, jobs)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    assert waiter.stdout is not None
+    assert waiter.stderr is not None
+    waiter.stdout.close()
+    waiter.stderr.close()
+    waiter.wait(timeout=10)
+    running, finished = detach.parse_list(_sh(detach.listing(jobs)).stdout)
+    assert (running, finished) == ([], [("j4", "4", "sleep 0.5; exit 4")])
 
 
 def test_a_command_outlives_its_killed_waiter_and_the_next_run_reads_how_it_ended(
