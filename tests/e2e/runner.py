@@ -212,7 +212,7 @@ def runbook_in_background(lab: Lab, report_dir: Path) -> Iterator[subprocess.Pop
             proc.wait()
 
 
-def start_runbook(lab: Lab, report_dir: Path) -> subprocess.Popen[bytes]:
+def start_runbook(lab: Lab, report_dir: Path, *args: str) -> subprocess.Popen[bytes]:
     """The runbook in the background (its own process group), for faults mid-run."""
     return subprocess.Popen(
         runbook_argv(
@@ -222,6 +222,7 @@ def start_runbook(lab: Lab, report_dir: Path) -> subprocess.Popen[bytes]:
             "-q",
             "--health-timeout",
             health_timeout(lab),
+            *args,
         ),
         cwd=ROOT,
         stdout=subprocess.DEVNULL,

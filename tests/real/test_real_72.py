@@ -105,7 +105,13 @@ def ha_run(labs: Labs) -> Run:
 def test_an_upgraded_sqlite_ha_zone_that_does_not_replicate_stops_in_step_8(
     labs: Labs, ha_run: Run
 ) -> None:
-    lab, run = labs.fresh70, ha_run
+    assert_stopped_by_the_sqlite_defect(labs.fresh70, ha_run, hypervisors_at="7.0.2-1")
+
+
+def assert_stopped_by_the_sqlite_defect(lab: Lab, run: Run, hypervisors_at: str) -> None:
+    """A run to 7.2 on an SQLite HA zone stopped in step 8, naming the defect, after its
+    probe wrote through the leader, with no hypervisor touched and the control plane at
+    7.2.0."""
     assert run.returncode == 1, run.output[-4000:]
     stopped = [ln for ln in run.output.splitlines() if ln.startswith("STOPPED:")]
     assert stopped, run.output[-4000:]
@@ -120,7 +126,7 @@ def test_an_upgraded_sqlite_ha_zone_that_does_not_replicate_stops_in_step_8(
     assert {h["NAME"]: h["STATE"] for h in pool} == dict.fromkeys(HYPERVISORS, "8")
     for node in HYPERVISORS:
         package = sh(lab, node, "dpkg-query -W -f='${Version}' opennebula-node-kvm")
-        assert package == "7.0.2-1", node
+        assert package == hypervisors_at, node
     for node in FRONTENDS:  # the control plane itself was upgraded
         assert sh(lab, node, "dpkg-query -W -f='${Version}' opennebula") == "7.2.0-1", node
 

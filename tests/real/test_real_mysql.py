@@ -4,7 +4,8 @@ One 3+2 lab (`up --opennebula real --db mysql`), changed in order: the upgrade t
 6 (a follower's `onedb restore` exits 255 once), `--lf` from a second controller (a report
 directory that never saw the campaign) completes it from the journal the first left on the
 front-ends, the zone is read with OpenNebula's and MariaDB's own commands, and `pytest
-rollback/` brings back a healthy 6.10.5 zone. The database password must be in no report,
+rollback/` brings back a healthy 6.10.5 zone, which the documented 6.10 -> 7.2 (`--target
+7.2`) then upgrades to the end. The database password must be in no report,
 audit log, journal or terminal line, and on no command line the runbook wrote; a process
 list shows it only in what onedb itself runs (mysqldump and mysql, through a shell), as the
 report says.
@@ -170,3 +171,20 @@ def test_the_upgrade_is_rolled_back_to_6_10_5_on_mariadb(campaign: Campaign) -> 
     assert_rolled_back(lab, campaign.ids_before, campaign.vms_before, HYPERVISORS)
     for node in FRONTENDS:
         assert _tables(lab, node) > 10, node
+
+
+def test_the_rolled_back_zone_is_upgraded_from_6_10_to_7_2_on_mariadb(campaign: Campaign) -> None:
+    lab = campaign.lab
+    run = run_runbook(lab, campaign.second, "--target", "7.2", timeout=1800)
+    assert run.returncode == 0, run.output[-6000:]
+    for node in FRONTENDS:
+        assert sh(lab, node, "dpkg-query -W -f='${Version}' opennebula") == "7.2.0-1", node
+        versions = re.findall(r"^(Shared|Local):\s+(\S+)", sh(lab, node, "onedb version"), re.M)
+        assert versions == [("Shared", "7.2.0"), ("Local", "7.2.0")], (node, versions)
+    assert server_ids(lab) == campaign.ids_before
+    assert {s["NAME"] for s in assert_in_sync(lab)} == set(FRONTENDS)
+    for node in HYPERVISORS:
+        assert sh(lab, node, "dpkg-query -W -f='${Version}' opennebula-node-kvm") == "7.2.0-1"
+    vms = _vms(lab)
+    assert {v["ID"] for v in vms} == campaign.vms_before
+    assert {(v["STATE"], v["LCM_STATE"]) for v in vms} == {("3", "3")}

@@ -1,9 +1,12 @@
-"""`pytest rollback/` on a real 3+2 zone after upgrades that failed half way.
+"""`pytest rollback/` on a real 3+2 zone after upgrades that failed half way, then the
+zone, rolled back, upgraded from 6.10 to 7.2.
 
 One lab, changed in order: an upgrade whose `onedb upgrade` fails on the leader
 (step 4) is rolled back; then an upgrade whose node package install fails on hv2
 (step 9, the control plane already at 7.0) is rolled back. Each time the zone must be
-a healthy 6.10.5 again, read with OpenNebula's own commands.
+a healthy 6.10.5 again, read with OpenNebula's own commands. Last, the documented
+6.10 -> 7.2 (`--target 7.2`), which OpenNebula's SQLite backend cannot replicate once
+upgraded: step 8 says so and stops before step 9 touches a hypervisor.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import pytest
 
 from onelab import Lab
 from tests.e2e.runner import run_runbook, server_ids, sh
+from tests.real.test_real_72 import assert_stopped_by_the_sqlite_defect
 from tests.real.test_real_upgrade import HYPERVISORS, _vms, assert_rolled_back, roll_back
 
 pytestmark = [pytest.mark.real, pytest.mark.lab]
@@ -57,3 +61,8 @@ def test_a_failed_hypervisor_in_step_9_is_rolled_back(lab: Lab, tmp_path: Path) 
     assert "hv2" not in touched, touched  # its node package never moved
     assert "hv1" in touched, touched
     assert_rolled_back(lab, ids, vms, HYPERVISORS)
+
+
+def test_6_10_to_7_2_on_an_sqlite_ha_zone_stops_in_step_8(lab: Lab, tmp_path: Path) -> None:
+    run = run_runbook(lab, tmp_path, "--target", "7.2", timeout=1800)
+    assert_stopped_by_the_sqlite_defect(lab, run, hypervisors_at="6.10.5-1")
