@@ -11,6 +11,7 @@ from typing import NoReturn
 
 import yaml
 
+from . import holders
 from .errors import LabError
 from .lab import Lab, down
 from .options import DATABASES, HYPERVISORS, OSES, TIERS, parse_latencies
@@ -170,6 +171,7 @@ def _up(args: argparse.Namespace) -> None:
         opennebula=args.opennebula,
         db=args.db,
     )
+    holders.keep(lab.dir)  # the user's lab, kept until `down`
     nodes = lab.nodes
     first, last = next(iter(nodes.values())), list(nodes.values())[-1]
     print(

@@ -11,7 +11,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from . import build, jump, nodes, sim
+from . import build, holders, jump, nodes, sim
 from .connections import LabConnections
 from .controls import SimulationControls
 from .errors import LabError
@@ -63,6 +63,7 @@ class Lab(LabConnections, SimulationControls):
             jump=jump, opennebula=opennebula, db=db,
         )  # fmt: skip
         info, started = build.build(Path(lab_dir), opts)
+        holders.hold(Path(lab_dir))  # a run killed from here on leaves it
         lab = cls(Path(lab_dir), info, started)
         if lab.real:
             lab._bootstrap()
@@ -153,4 +154,5 @@ def down(lab_dir: Path, names: list[str] | None = None) -> int:
             names = []
     count = nodes.stop_all(lab_dir, names)
     jump.stop_gate(lab_dir)
+    holders.release(lab_dir)
     return count

@@ -43,6 +43,16 @@ def pytest_configure(config: pytest.Config) -> None:
         signal.signal(signal.SIGTERM, _terminate)
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # A lab whose holder was killed outright (SIGKILL, OOM) keeps running; the next run
+    # takes it down by the process ids and namespaces it recorded (onelab/holders.py).
+    if lab_unavailable() is None:
+        from onelab import holders
+        from onelab.lab import down
+
+        holders.sweep(down)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     reason = lab_unavailable()
     if reason is None:
