@@ -217,6 +217,14 @@ def assert_rolled_back(
     release: str = "6.10.5",
 ) -> None:
     """A healthy zone at `release` again, read with OpenNebula's own commands."""
+    assert_healthy_at(lab, ids, vms, hypervisors, release)
+
+
+def assert_healthy_at(
+    lab: Lab, ids: dict[str, str], vms: set[str], hypervisors: tuple[str, ...], release: str
+) -> None:
+    """A healthy zone at `release` (the same servers and VMs), read with OpenNebula's own
+    commands."""
     for node in FRONTENDS:
         assert sh(lab, node, "dpkg-query -W -f='${Version}' opennebula") == f"{release}-1", node
         if release.startswith("6."):
