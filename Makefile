@@ -39,8 +39,10 @@ lint: setup
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
+# The real tier and the simulated one side by side (tests/tiers.py); `$(PY) -m pytest`
+# runs them one after the other.
 test: lint real-build
-	$(PY) -m pytest
+	$(PY) -m tests.tiers
 
 demo: setup
 	$(PY) -m onelab.demo
