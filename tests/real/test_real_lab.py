@@ -9,6 +9,7 @@ it, except the last, which takes it down). The first run on a machine builds Ope
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -117,9 +118,15 @@ def test_the_runbooks_dry_run_plans_the_upgrade_and_changes_nothing(
 def test_down_stops_every_process_including_the_monitoring_agents(real_lab: Lab) -> None:
     marker = node_marker(str(real_lab.dir / "nodes"))
     # the pid namespace is the machine's: pgrep also sees other labs' agents, so keep
-    # the ones whose mount namespace is one of this lab's nodes
-    found = sh(real_lab, "hv1", "pgrep -u oneadmin -f monitord-client.rb || true").split()
-    agents = [int(pid) for pid in found if pid_in_lab(int(pid), marker)]
+    # the ones whose mount namespace is one of this lab's nodes. monitord restarts a
+    # silent host's agent (MONITORING_INTERVAL_HOST, 60 s in the lab): wait for one.
+    deadline = time.monotonic() + 120
+    while True:
+        found = sh(real_lab, "hv1", "pgrep -u oneadmin -f monitord-client.rb || true").split()
+        agents = [int(pid) for pid in found if pid_in_lab(int(pid), marker)]
+        if agents or time.monotonic() > deadline:
+            break
+        time.sleep(2)
     assert agents, "the dummy IM driver's agents run"
     real_lab.down()
     assert lab_namespaces(marker) == {}
