@@ -77,6 +77,14 @@ def run_runbook(
         timeout=timeout,
         check=False,
     )
+    return finished_run(report_dir, before, result.returncode, result.stdout, result.stderr)
+
+
+def finished_run(
+    report_dir: Path, before: set[Path], returncode: int, stdout: str = "", stderr: str = ""
+) -> Run:
+    """A run that has ended: the audit log (and report) it added to `report_dir`, whose
+    audit logs were `before` it started."""
     logs = sorted(set(report_dir.glob("*/*.jsonl")) - before, key=lambda p: p.stat().st_mtime)
     audit: list[dict[str, Any]] = []
     html = None
@@ -84,7 +92,15 @@ def run_runbook(
         audit = [json.loads(line) for line in logs[-1].read_text().splitlines() if line.strip()]
         candidate = logs[-1].with_suffix(".html")
         html = candidate if candidate.exists() else None
-    return Run(result.returncode, result.stdout, result.stderr, report_dir, audit, html)
+    return Run(returncode, stdout, stderr, report_dir, audit, html)
+
+
+def stopped_line(run: Run) -> str:
+    """The STOPPED: line of a run that failed (exit 1)."""
+    assert run.returncode == 1, run.output[-4000:]
+    stopped = [ln for ln in run.output.splitlines() if ln.startswith("STOPPED:")]
+    assert stopped, run.output[-4000:]
+    return stopped[0]
 
 
 def step_of(record: dict[str, Any]) -> int:
