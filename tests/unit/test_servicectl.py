@@ -435,3 +435,62 @@ def test_errors_and_read_only_answers(lab: Lab) -> None:
     assert lab.run("daemon-reload").returncode == 0
     assert lab.run("is-active", "ghost").stdout == "inactive\n"
     assert lab.run("-q", "is-active", "ghost").stdout == ""
+
+
+def _spans(path: Path) -> dict[str, tuple[float, float]]:
+    """Each job's (begin, end) as its Exec lines wrote them to `path`."""
+    marks: dict[str, dict[str, float]] = {}
+    for line in path.read_text().split("\n"):
+        if line:
+            what, name, when = line.split()
+            marks.setdefault(name, {})[what] = float(when)
+    return {name: (m["begin"], m["end"]) for name, m in marks.items()}
+
+
+def test_one_call_is_one_transaction_of_parallel_jobs_in_after_order(lab: Lab) -> None:
+    log = lab.root / "spans"
+    script = lab.root / "mark"
+    script.write_text(f'#!/bin/sh\necho "$1 $2 $(date +%s.%N)" >> {log}\n')
+    script.chmod(0o755)
+
+    def unit(name: str, extra: str = "") -> None:
+        begin, end = f"{script} begin {name}", f"{script} end {name}"
+        lab.unit(
+            f"{name}.service",
+            f"[Unit]\n{extra}\n[Service]\nExecStartPre={begin}\nExecStartPre=/bin/sleep 0.4\n"
+            f"ExecStartPre={end}\nExecStart=/bin/sleep 60\n"
+            f"ExecStop={begin}\nExecStop=/bin/sleep 0.4\nExecStop={end}\n",
+        )
+
+    unit("a")
+    unit("b")
+    unit("c", "After=a.service")
+    assert lab.run("start", "c", "a", "b").returncode == 0
+    spans = _spans(log)
+    assert spans["a"][0] < spans["b"][1]  # a and b at once
+    assert spans["b"][0] < spans["a"][1]
+    assert spans["c"][0] >= spans["a"][1]  # c only once a is started
+    log.unlink()
+    assert lab.run("stop", "a", "b", "c").returncode == 0
+    spans = _spans(log)
+    assert spans["b"][0] < spans["c"][1]  # b and c at once
+    assert spans["c"][0] < spans["b"][1]
+    assert spans["a"][0] >= spans["c"][1]  # the reverse order: c stops before a
+    assert lab.run("is-active", "a", "b", "c").stdout.split() == ["inactive"] * 3
+
+
+def test_a_failed_start_fails_what_requires_it_and_nothing_else(lab: Lab) -> None:
+    lab.unit("broken.service", "[Service]\nExecStartPre=/bin/false\nExecStart=/bin/sleep 60\n")
+    lab.unit(
+        "needs.service",
+        "[Unit]\nRequires=broken.service\nAfter=broken.service\n"
+        "[Service]\nExecStart=/bin/sleep 60\n",
+    )
+    lab.unit("other.service", "[Service]\nExecStart=/bin/sleep 60\n")
+    done = lab.run("start", "needs", "other")
+    assert done.returncode == 1
+    assert done.stderr == (
+        "A dependency job for needs.service failed. See 'journalctl -xe' for details.\n"
+    )
+    states = lab.run("is-active", "broken", "needs", "other").stdout.split()
+    assert states == ["failed", "inactive", "active"]

@@ -1,11 +1,13 @@
 """Starting and stopping units: each under its lock, with what it wants, requires and
-conflicts with, in After=/Before= order; and what is PartOf/BindsTo a stopped unit."""
+conflicts with, one transaction per call (transaction.py: parallel jobs in After=/Before=
+order); and what is PartOf/BindsTo a stopped unit."""
 
 from __future__ import annotations
 
 import os
 import time
 
+from . import transaction
 from .console import err
 from .processes import journal, run_lines, stop_processes
 from .readiness import start_main
@@ -108,8 +110,8 @@ def stop_one(u: Unit) -> None:
         os.close(fd)
 
 
-def plan(u: Unit) -> list[Unit] | str:
-    """u and what it wants/requires, in After=/Before= order; or a missing required unit."""
+def plan(u: Unit) -> dict[str, Unit] | str:
+    """u and what it wants/requires, transitively; or a missing required unit."""
     units, todo = {u.name: u}, [u]
     while todo:
         for key in ("Requires", "Wants"):
@@ -124,22 +126,21 @@ def plan(u: Unit) -> list[Unit] | str:
                 units[name] = dep
                 todo.append(dep)
         todo.pop(0)
-    after = {n: set(units[n].words("After")) & set(units) for n in units}
-    for n, unit in units.items():
-        for b in set(unit.words("Before")) & set(units):
-            after[b].add(n)
-    ordered: list[Unit] = []
-    while after:  # Kahn's, first discovered first; a cycle is broken at its first unit
-        ready = [n for n in after if not after[n]] or [next(iter(after))]
-        ordered.append(units[ready[0]])
-        del after[ready[0]]
-        for deps in after.values():
-            deps.discard(ready[0])
-    return ordered
+    return units
+
+
+def _start_job(x: Unit) -> str:
+    for c in x.words("Conflicts"):
+        if (cu := find(c)) is not None and effective(c) != "inactive":
+            stop_one(cu)
+    return start_one(x)
 
 
 def start(names: list[str]) -> int:
+    """Start names and what they want or require, as one transaction."""
     rc = 0
+    units: dict[str, Unit] = {}
+    asked: list[tuple[str, Unit]] = []
     for name in names:
         u = find(name)
         if u is None:
@@ -150,33 +151,39 @@ def start(names: list[str]) -> int:
             err(f"Failed to start {name}: Unit {name} is masked.")
             rc = rc or 1
             continue
-        order = plan(u)
-        if isinstance(order, str):
-            err(f"Failed to start {name}: Unit {order} not found.")
+        wanted = plan(u)
+        if isinstance(wanted, str):
+            err(f"Failed to start {name}: Unit {wanted} not found.")
             rc = 5
             continue
-        failed: set[str] = set()
-        for x in order:
-            for c in x.words("Conflicts"):
-                if (cu := find(c)) is not None and effective(c) != "inactive":
-                    stop_one(cu)
-            why = "dependency" if set(x.words("Requires")) & failed else start_one(x)
-            if why:
-                failed.add(x.name)
-            if why and x is u:
-                rc = rc or 1
-                if why == "assert":
-                    err(f"Assertion failed on job for {name}.")
-                elif why == "dependency":
-                    err(f"A dependency job for {name} failed. See 'journalctl -xe' for details.")
-                else:
-                    err(f"Job for {name} failed because {WHY[why]}." + SEE.format(u=name))
+        units.update(wanted)
+        asked.append((name, u))
+    requires = {n: set(x.words("Requires")) for n, x in units.items()}
+    results = transaction.run(units, _start_job, transaction.ordering(units), requires)
+    for name, u in asked:
+        why = results.get(u.name, "")
+        if not why:
+            continue
+        rc = rc or 1
+        if why == "assert":
+            err(f"Assertion failed on job for {name}.")
+        elif why == "dependency":
+            err(f"A dependency job for {name} failed. See 'journalctl -xe' for details.")
+        else:
+            err(f"Job for {name} failed because {WHY[why]}." + SEE.format(u=name))
     return rc
 
 
+def _stop_job(u: Unit) -> str:
+    stop_one(u)
+    return ""
+
+
 def stop(names: list[str], glob: list[str]) -> tuple[int, list[str]]:
-    """Stop names (and what is PartOf/BindsTo them): exit code, the units stopped."""
-    rc, done = 0, []
+    """Stop names (and what is PartOf/BindsTo them) as one transaction: exit code, the
+    units stopped."""
+    rc = 0
+    chosen: dict[str, Unit] = {}
     units = {n: u for n in unit_files() if (u := find(n))}
     for name in names:
         u = units.get(name) or find(name)
@@ -191,7 +198,6 @@ def stop(names: list[str], glob: list[str]) -> tuple[int, list[str]]:
             if name in v.words("PartOf") + v.words("BindsTo") and effective(v.name) == "active"
         ]
         for v in [*bound, u]:
-            if v.name not in done:
-                done.append(v.name)
-                stop_one(v)
-    return rc, done
+            chosen.setdefault(v.name, v)
+    transaction.run(chosen, _stop_job, transaction.reverse(transaction.ordering(chosen)))
+    return rc, list(chosen)
