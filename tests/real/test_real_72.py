@@ -3,9 +3,10 @@
 
 Three labs, started one after another and kept up together: a fresh 7.0 zone and a fresh
 7.2 zone (3+2 each) and a 7.0 single front-end. The fresh zones are read first; then the
-runbook upgrades the 7.0 HA zone (which OpenNebula's SQLite backend cannot replicate once
-upgraded, see opennebula/write_probe.py: step 8 must say so and stop before step 9 touches
-a hypervisor) and the single front-end (which must end healthy, and a rerun change nothing).
+runbook upgrades the 7.0 HA zone (which must end healthy, or, where OpenNebula's SQLite
+backend does not replicate the upgraded zone, see opennebula/write_probe.py, stop in step
+8 saying so before step 9 touches a hypervisor) and the single front-end (which must end
+healthy, and a rerun change nothing).
 """
 
 from __future__ import annotations
@@ -26,11 +27,18 @@ from tests.e2e.runner import (
     changes_in_steps,
     frontends,
     run_runbook,
+    server_ids,
     sh,
     step_of,
     stopped_line,
 )
-from tests.real.test_real_upgrade import HYPERVISORS, _listed, assert_in_sync
+from tests.real.test_real_upgrade import (
+    HYPERVISORS,
+    _listed,
+    _vms,
+    assert_healthy_at,
+    assert_in_sync,
+)
 
 pytestmark = [pytest.mark.real, pytest.mark.lab]
 
@@ -44,7 +52,6 @@ class Labs:
     fresh72: Lab
     solo70: Lab
     reports: Path
-    ha_run: Run | None = None
     solo_run: Run | None = None
 
 
@@ -103,23 +110,31 @@ def test_a_fresh_7_2_zone_commits_a_write_on_every_server(labs: Labs) -> None:
     sh(lab, "fe1", f"onegroup delete {gid.group(1)}")
 
 
-@pytest.fixture(scope="module")
-def ha_run(labs: Labs) -> Run:
-    if labs.ha_run is None:
-        labs.ha_run = run_runbook(labs.fresh70, labs.reports, timeout=1800)
-    return labs.ha_run
+def test_an_sqlite_ha_zone_upgraded_from_7_0_replicates_or_stops_in_step_8(labs: Labs) -> None:
+    lab = labs.fresh70
+    ids, vms = server_ids(lab), {v["ID"] for v in _vms(lab)}
+    run = run_runbook(lab, labs.reports, timeout=1800)
+    assert_upgraded_on_sqlite(lab, run, ids, vms, hypervisors_from="7.0.2-1")
 
 
-def test_an_upgraded_sqlite_ha_zone_that_does_not_replicate_stops_in_step_8(
-    labs: Labs, ha_run: Run
+def assert_upgraded_on_sqlite(
+    lab: Lab, run: Run, ids: dict[str, str], vms: set[str], hypervisors_from: str
 ) -> None:
-    assert_stopped_by_the_sqlite_defect(labs.fresh70, ha_run, hypervisors_at="7.0.2-1")
+    """An SQLite HA zone after a run to 7.2: healthy at 7.2.0, or stopped in step 8 by
+    OpenNebula's SqliteDB defect. Which of the two a zone meets is up to OpenNebula (a
+    follower's raft lookup reads a record's term that was never set, README): on the
+    real tier a 7.0 zone has always met it, a 6.10 zone rolled back twice never did."""
+    if run.returncode == 0:
+        assert_healthy_at(lab, ids, vms, HYPERVISORS, "7.2.0")
+    else:
+        assert_stopped_by_the_sqlite_defect(lab, run, hypervisors_from)
 
 
 def assert_stopped_by_the_sqlite_defect(lab: Lab, run: Run, hypervisors_at: str) -> None:
     """A run to 7.2 on an SQLite HA zone stopped in step 8, naming the defect, after its
     probe wrote through the leader, with no hypervisor touched and the control plane at
     7.2.0."""
+    assert run.returncode == 1, run.output[-4000:]
     stopped = stopped_line(run)
     assert "step 8" in stopped, stopped
     assert "does not replicate writes" in stopped, stopped

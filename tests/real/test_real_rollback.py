@@ -5,9 +5,9 @@ One lab, changed in order: an upgrade whose `onedb upgrade` fails on the leader
 (step 4) is rolled back; then an upgrade whose node package install fails on hv2
 (step 9, the control plane already at 7.0) is rolled back. Each time the zone must be
 a healthy 6.10.5 again, read with OpenNebula's own commands. Last, the documented
-6.10 -> 7.2 (`--target 7.2`) to a healthy 7.2.0 zone, its step-8 probe write committed on
-every server (this zone replicates once upgraded, where a 7.0 zone upgraded to 7.2 on
-SQLite does not: see test_real_72.py).
+6.10 -> 7.2 (`--target 7.2`): a healthy 7.2.0 zone, its step-8 probe write committed on
+every server, or a stop in step 8 that names OpenNebula's SqliteDB defect with no
+hypervisor touched (see test_real_72.py; this zone has so far always replicated).
 """
 
 from __future__ import annotations
@@ -19,13 +19,8 @@ import pytest
 
 from onelab import Lab
 from tests.e2e.runner import run_runbook, server_ids, sh, step_of
-from tests.real.test_real_upgrade import (
-    HYPERVISORS,
-    _vms,
-    assert_healthy_at,
-    assert_rolled_back,
-    roll_back,
-)
+from tests.real.test_real_72 import assert_upgraded_on_sqlite
+from tests.real.test_real_upgrade import HYPERVISORS, _vms, assert_rolled_back, roll_back
 
 pytestmark = [pytest.mark.real, pytest.mark.lab]
 
@@ -72,8 +67,7 @@ def test_a_failed_hypervisor_in_step_9_is_rolled_back(lab: Lab, tmp_path: Path) 
 def test_the_rolled_back_zone_is_upgraded_from_6_10_to_7_2(lab: Lab, tmp_path: Path) -> None:
     ids, vms = server_ids(lab), {v["ID"] for v in _vms(lab)}
     run = run_runbook(lab, tmp_path, "--target", "7.2", timeout=1800)
-    assert run.returncode == 0, run.output[-6000:]
     probes = [r for r in run.commands(mutating=True) if "onegroup" in r["command"]]
-    assert [r["command"].split()[2] for r in probes] == ["create", "delete"], probes
+    assert [r["command"].split()[2] for r in probes][:1] == ["create"], probes
     assert {step_of(r) for r in probes} == {8}
-    assert_healthy_at(lab, ids, vms, HYPERVISORS, release="7.2.0")
+    assert_upgraded_on_sqlite(lab, run, ids, vms, hypervisors_from="6.10.5-1")
