@@ -95,6 +95,12 @@ def test_fresh_7_0_and_7_2_zones_run_side_by_side_each_service_on_its_own_addres
 def test_a_fresh_7_2_zone_commits_a_write_on_every_server(labs: Labs) -> None:
     lab = labs.fresh72
     assert sh(lab, "fe1", "dpkg-query -W -f='${Version}' opennebula") == "7.2.0-1"
+    assert_a_write_commits_on_every_server(lab)
+
+
+def assert_a_write_commits_on_every_server(lab: Lab) -> None:
+    """A group created through the leader (fe1) is on every server's log and committed
+    within seconds; then deleted."""
     out = sh(lab, "fe1", "ONE_XMLRPC_TIMEOUT=10 onegroup create fresh-probe")
     gid = re.search(r"ID:\s*(\d+)", out)
     assert gid, out

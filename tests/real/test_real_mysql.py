@@ -89,8 +89,13 @@ def campaign(real_mysql_lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> I
 
 
 def test_each_front_end_keeps_the_zone_in_its_own_mariadb(real_mysql_lab: Lab) -> None:
-    lab = real_mysql_lab
-    for node in FRONTENDS:
+    assert_each_front_end_on_its_own_mariadb(real_mysql_lab, FRONTENDS, "6.10.0")
+
+
+def assert_each_front_end_on_its_own_mariadb(
+    lab: Lab, frontends: tuple[str, ...], db_version: str
+) -> None:
+    for node in frontends:
         db = database.section(sh(lab, node, "cat /etc/one/oned.conf"))
         address = lab.address(node)
         # its own server (see lab/real/mariadb.py: not localhost, the nodes share 127.0.0.1)
@@ -103,7 +108,7 @@ def test_each_front_end_keeps_the_zone_in_its_own_mariadb(real_mysql_lab: Lab) -
         rc, _, _ = lab.run(node, "test -e /var/lib/one/one.db")
         assert rc != 0, f"{node}: an SQLite database besides MariaDB"
         versions = re.findall(r"^(Shared|Local):\s+(\S+)", sh(lab, node, "onedb version"), re.M)
-        assert versions == [("Shared", "6.10.0"), ("Local", "6.10.0")], (node, versions)
+        assert versions == [("Shared", db_version), ("Local", db_version)], (node, versions)
     assert lab.status()["db"] == "mysql"
 
 
