@@ -42,7 +42,7 @@ def _etc_one(upper: Path, spec: ClusterSpec, node: NodeSpec, oa: Owner) -> dict[
     mkdirs(upper, "/etc/one", oa)
     put(upper, "/etc/one/oned.conf", oned, 0o640, oa)
     conffiles = {"/etc/one/oned.conf": conffile_hash(onedconf.oned_conf(-1, None))}
-    put(upper, "/etc/one/monitord.conf", onedconf.monitord_conf(), 0o640, oa)
+    put(upper, "/etc/one/monitord.conf", onedconf.monitord_conf(spec.release), 0o640, oa)
     for name, text in onedconf.other_etc_files(spec.release).items():
         if "/" in name:
             mkdirs(upper, f"/etc/one/{name.rsplit('/', 1)[0]}", oa)

@@ -113,8 +113,11 @@ def oned_conf(server_id: int, vip: str | None) -> str:
     )
 
 
-def monitord_conf() -> str:
-    return """#*******************************************************************************
+def monitord_conf(release: str) -> str:
+    """monitord.conf as the release ships it (src/monitor/etc/monitord.conf): 6.10 listens
+    on "0.0.0.0", 7.0 and later on "::"."""
+    address = "0.0.0.0" if release.startswith("6.") else "::"  # noqa: S104 - as shipped
+    return f"""#*******************************************************************************
 #                       OpenNebula Monitor Daemon Configuration file
 #*******************************************************************************
 
@@ -128,7 +131,7 @@ DB = [
 ]
 
 NETWORK = [
-    ADDRESS = "::",
+    ADDRESS = "{address}",
     MONITOR_ADDRESS = "auto",
     PORT    = 4124,
     THREADS = 8,

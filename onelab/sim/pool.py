@@ -196,7 +196,12 @@ def _host_share(host: dict[str, Any], running: int) -> dict[str, Any]:
         "MAX_CPU": "400",
         "RUNNING_VMS": str(running),
         "VMS_THREAD": "1",
-        "DATASTORES": {"DISK_USAGE": "0", "FREE_DISK": "80000", "MAX_DISK": "100000"},
+        "DATASTORES": {
+            "DISK_USAGE": "0",
+            "FREE_DISK": "80000",
+            "MAX_DISK": "100000",
+            "USED_DISK": "20000",
+        },
         "PCI_DEVICES": {},
         "NUMA_NODES": {},
     }

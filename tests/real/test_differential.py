@@ -29,7 +29,6 @@ ALLOWED: dict[str, str] = {
     # the simulated hosts report none, and the runbook reads none of it.
     "HOST_SHARE.PCI_DEVICES": "invented by the dummy IM driver",
     "HOST_SHARE.NUMA_NODES": "invented by the dummy IM driver",
-    "HOST_SHARE.DATASTORES.USED_DISK": "invented by the dummy IM driver",
     "MONITORING.NUMA_NODE": "invented by the dummy IM driver",
     "TEMPLATE.KVM_CPU_FEATURES": "invented by the dummy IM driver",
     "TEMPLATE.KVM_CPU_MODELS": "invented by the dummy IM driver",
@@ -190,6 +189,17 @@ def test_onedb_restore_refuses_while_oned_runs_alike(labs: dict[str, Lab]) -> No
     answers = _refusal(labs, "fe2", f"onedb restore -f {EXISTING}")
     assert answers["sim"] == answers["real"]
     assert answers["real"][0] == 255
+
+
+def test_onedb_restore_of_a_missing_file_is_refused_alike_while_oned_runs(
+    labs: dict[str, Lab],
+) -> None:
+    answers = _refusal(labs, "fe2", "onedb restore -f /nonexistent.sql")
+    assert answers["sim"] == answers["real"]
+    assert answers["real"] == (
+        255,
+        "File /nonexistent.sql doesn't exist, backup restoration aborted.",
+    )
 
 
 def test_onedb_backup_refuses_an_existing_file_alike(labs: dict[str, Lab]) -> None:

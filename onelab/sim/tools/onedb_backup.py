@@ -22,13 +22,14 @@ def restore(conn: Conn, args: list[str], flags: set[str]) -> int:
     if not args:
         raise Fail("onedb restore: missing argument backup_file")
     file = args[0]
+    path = node_path(file)
+    # onedb.rb's restore looks for the file before it looks for a running oned
+    if not path.is_file():
+        raise Fail(f"File {file} doesn't exist, backup restoration aborted.")
     with state.mutate() as st:
         name = me()
         one_not_running(st, name)
         db = my_db(st, name)
-        path = node_path(file)
-        if not path.is_file():
-            raise Fail(f"File {file} doesn't exist, backup restoration aborted.")
         if not ({"-f", "--force"} & flags):
             if conn.mysql:
                 raise Fail(

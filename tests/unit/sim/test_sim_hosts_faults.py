@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from onelab import sim
-from onelab.sim import disruption, faults, pool, session
+from onelab.sim import disruption, faults, onedconf, pool, session
 from onelab.sim.fakeroot import FakeCluster as FakeLab
 from onelab.sim.fakeroot import MakeLab, ha_spec
 
@@ -264,3 +264,31 @@ def test_onehost_has_no_verbose_nor_rsync_and_sync_takes_a_range(lab: FakeLab) -
     (lab.root("fe0") / "var/lib/one/remotes/VERSION").write_text("7.0.2\n")
     out = lab.ok("fe0", "onehost", "sync", "1").out
     assert out.startswith("* Adding hv1 to upgrade\n[")  # hv0 is not named: left alone
+
+
+OUTPUTS = Path(__file__).resolve().parents[4] / "shared/opennebula/outputs"  # real answers
+
+
+@pytest.mark.parametrize("recorded", ["610_onehost_show_0_json.txt", "700_onehost_show_0_json.txt"])
+def test_a_hosts_datastore_share_reads_as_on_real_opennebula(lab: FakeLab, recorded: str) -> None:
+    text = (OUTPUTS / recorded).read_text()
+    real = json.loads(text[text.index("{") : text.rindex("}") + 1])["HOST"]["HOST_SHARE"]
+    sim = json.loads(lab.ok("fe0", "onehost", "show", "-j", "0").out)["HOST"]["HOST_SHARE"]
+    assert {k: type(v) for k, v in sim["DATASTORES"].items()} == {
+        k: type(v) for k, v in real["DATASTORES"].items()
+    }
+
+
+@pytest.mark.parametrize("release", ["6.10.5", "7.0.2", "7.2.0"])
+def test_monitord_conf_listens_where_the_release_ships_it(release: str) -> None:
+    tarball = OUTPUTS.parent / f"opennebula-{release}.tar.xz"
+    shipped = subprocess.run(
+        ["tar", "-xJOf", str(tarball), f"opennebula-{release}/src/monitor/etc/monitord.conf"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+
+    def address(conf: str) -> str:
+        network = conf[conf.index("NETWORK = [") :]
+        return network.split("ADDRESS", 1)[1].split('"')[1]
+
+    assert address(onedconf.monitord_conf(release)) == address(shipped)

@@ -67,6 +67,11 @@ def test_oned_refuses_unowned_etc_one(lab: FakeLab) -> None:
 
 
 def test_onedb_refusals(lab: FakeLab) -> None:
+    # as onedb.rb does: the file first, then the lock of a running oned
+    r = lab.run("fe1", "onedb", "restore", "-f", "/tmp/x.sql")
+    assert (r.rc, r.err) == (255, "File /tmp/x.sql doesn't exist, backup restoration aborted.\n")
+    (lab.root("fe1") / "tmp").mkdir(exist_ok=True)
+    (lab.root("fe1") / "tmp/x.sql").write_text("-- not a dump\n")
     r = lab.run("fe1", "onedb", "restore", "-f", "/tmp/x.sql")
     assert (r.rc, r.err) == (255, "First stop OpenNebula. Lock file found: /var/lock/one/one\n")
     lab.ok("fe1", "systemctl", "restart", "opennebula")
