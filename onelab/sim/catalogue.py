@@ -31,6 +31,27 @@ FRONTEND_PACKAGES = [
     "opennebula-form",
 ]
 NODE_PACKAGES = ["opennebula-node-kvm", "opennebula-node-lxc"]
+# Each package's OpenNebula siblings, all at its own version (`Depends: X (= ${source:Version})`
+# in OpenNebula's packaging; the real tier's packages say the same, lab/real/packaging.py):
+# apt moves a sibling with the package that needs it, and a package with the sibling it needs.
+DEPENDS: dict[str, tuple[str, ...]] = {
+    "opennebula": ("opennebula-common", "opennebula-libs", "opennebula-tools",
+                   "opennebula-common-onecfg", "opennebula-rubygems"),
+    "opennebula-tools": ("opennebula-libs", "opennebula-common"),
+    "opennebula-libs": ("opennebula-common",),
+    "opennebula-common-onecfg": ("opennebula-libs",),
+    "opennebula-gate": ("opennebula-libs", "opennebula-common"),
+    "opennebula-flow": ("opennebula-libs", "opennebula-common"),
+    "opennebula-fireedge": ("opennebula-common",),
+    "opennebula-guacd": ("opennebula-common",),
+    "opennebula-sunstone": ("opennebula-common",),
+    "opennebula-provision": ("opennebula",),
+    "opennebula-migration": ("opennebula",),
+    "opennebula-migration-community": ("opennebula",),
+    "opennebula-form": ("opennebula-common",),
+    "opennebula-node-kvm": ("opennebula-common",),
+    "opennebula-node-lxc": ("opennebula-common",),
+}  # fmt: skip
 LIBVIRT_UNIT = "libvirtd.service"
 LIBVIRT_VERSION = "9.0.0"
 NGINX_VERSION = "1.22.1"

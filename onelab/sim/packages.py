@@ -39,6 +39,7 @@ class Plan:
         error: str | None = None,
     ) -> None:
         self.changes: list[Change] = changes if changes is not None else []
+        self.additional: list[str] = []  # moved along as siblings, not named
         self.reconfigure: list[str] = reconfigure if reconfigure is not None else []
         self.notes: list[str] = notes if notes is not None else []
         self.error = error
@@ -176,7 +177,65 @@ def plan(
         _plan_installed(p, name, inst, want, cand, allow_downgrades, fmt)
         if p.error is not None:
             return p
+    _with_siblings(p, {name for name, _ in targets}, offered, installed, allow_downgrades, fmt)
     return p
+
+
+def _with_siblings(
+    p: Plan,
+    named: set[str],
+    offered: dict[str, list[str]],
+    installed: nodestate.Packages,
+    allow_downgrades: bool,
+    fmt: Any,
+) -> None:
+    """Into `p`: the siblings apt moves along (catalogue.DEPENDS, exact versions): what a
+    changed package needs, to its version, and each installed package that needs a
+    changed one, to that one's version. A package named on the command line is not moved
+    (apt: held broken packages); one with no candidate at that version stays as it is."""
+    changes = {c.name: c for c in p.changes}
+    while (move := _next_sibling(changes, installed, offered)) is not None:
+        mover, need, why = move
+        if mover in named or mover in p.additional:  # asked for, or pulled two ways
+            p.error = f"E: Unable to correct problems, you have held broken packages ({why})."
+            return
+        old = installed[mover]["version"] if mover in installed else None
+        if old and catalogue.vkey(need) < catalogue.vkey(old) and not allow_downgrades:
+            p.error = "E: Packages were downgraded and -y was used without --allow-downgrades."
+            return
+        changes[mover] = Change(mover, old, need)
+        p.additional.append(mover)
+    # dpkg unpacks and configures what others depend on first
+    p.changes = sorted(changes.values(), key=lambda c: _depth(c.name))
+
+
+def _depth(name: str) -> int:
+    """How many levels of siblings `name` depends on (opennebula-common: 0)."""
+    deps = catalogue.DEPENDS.get(name, ())
+    return 1 + max(map(_depth, deps)) if deps else 0
+
+
+def _next_sibling(
+    changes: dict[str, Change], installed: nodestate.Packages, offered: dict[str, list[str]]
+) -> tuple[str, str, str] | None:
+    """The first package the transaction must move along: (name, version, why)."""
+    version = {n: i["version"] for n, i in installed.items()}
+    version |= {n: c.new for n, c in changes.items()}
+    for pkg in sorted(version):
+        for dep in catalogue.DEPENDS.get(pkg, ()):
+            if version.get(dep) == version[pkg]:
+                continue
+            if pkg in changes:  # the changed package takes its sibling along
+                mover, need = dep, version[pkg]
+            elif dep in changes:  # the installed package follows its changed sibling
+                mover, need = pkg, version[dep]
+            else:
+                continue
+            if need in offered.get(mover, []) and not (
+                mover in changes and changes[mover].new == need
+            ):
+                return mover, need, f"{pkg} : Depends: {dep} (= {version[pkg]})"
+    return None
 
 
 def upgradable(offered: dict[str, list[str]], installed: nodestate.Packages) -> list[Change]:

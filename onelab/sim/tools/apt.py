@@ -120,6 +120,9 @@ def _changes(
         raise Fail(p.error, 100)
     for note in p.notes:
         out(note)
+    if p.additional:
+        out("The following additional packages will be installed:")
+        out("  " + " ".join(sorted(p.additional)))
     return p.changes
 
 
@@ -132,10 +135,10 @@ def _summary(
     held = [c for c in packages.upgradable(offered, installed) if c.name not in in_tx]
     if new:
         out("The following NEW packages will be installed:")
-        out("  " + " ".join(c.name for c in new))
+        out("  " + " ".join(sorted(c.name for c in new)))
     if upgrades:
         out("The following packages will be upgraded:")
-        out("  " + " ".join(c.name for c in upgrades))
+        out("  " + " ".join(sorted(c.name for c in upgrades)))
     out(
         f"{len(upgrades)} upgraded, {len(new)} newly installed, 0 to remove and "
         f"{len(held)} not upgraded."

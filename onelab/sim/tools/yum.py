@@ -100,7 +100,8 @@ def _resolve(
         if cmd == "install":
             raise Fail(f"Error: Unable to find a match: {' '.join(names)}", 1)
         raise Fail(f"Error: No packages marked for {what}.", 1)
-    return changes
+    # each target's siblings (packages.plan): one change per package
+    return list({c.name: c for c in changes}.values())
 
 
 def _download(tool: str, changes: list[Change], download: list[Change]) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from onelab.sim import seed
+from onelab.sim import catalogue, seed
 from onelab.sim.fakeroot import FE_UPGRADE, MakeLab, ha_spec
 from onelab.sim.fakeroot import FakeCluster as FakeLab
 
@@ -20,9 +20,18 @@ def test_repo_switch_without_update_upgrades_nothing(lab: FakeLab) -> None:
     pol = lab.ok("hv0", "apt-cache", "policy", "opennebula-node-kvm").out
     assert "  Installed: 6.10.5-1\n  Candidate: 7.0.2-1\n" in pol
     r = lab.ok("hv0", "apt-get", "install", "-y", "--only-upgrade", "opennebula-node-kvm")
-    assert "The following packages will be upgraded:\n  opennebula-node-kvm\n" in r.out
-    assert "1 upgraded, 0 newly installed, 0 to remove and 1 not upgraded." in r.out
+    # opennebula-node-kvm Depends: opennebula-common (= its version): apt moves both
+    assert "The following additional packages will be installed:\n  opennebula-common\n" in r.out
+    assert (
+        "The following packages will be upgraded:\n  opennebula-common opennebula-node-kvm\n"
+        in r.out
+    )
+    assert "2 upgraded, 0 newly installed, 0 to remove and 0 not upgraded." in r.out
+    assert r.out.index("Setting up opennebula-common") < r.out.index(
+        "Setting up opennebula-node-kvm"
+    )
     assert version(lab, "hv0", "opennebula-node-kvm") == "7.0.2-1"
+    assert version(lab, "hv0", "opennebula-common") == "7.0.2-1"
 
 
 def test_only_upgrade_skips_missing_and_unknown_fail(lab: FakeLab) -> None:
@@ -106,7 +115,8 @@ def test_yum_and_rpm(make_lab: MakeLab) -> None:
     assert r.rc == 1
     assert "Operation aborted." in r.out
     r = lab.ok("hv0", "yum", "-y", "upgrade", "opennebula-node-kvm")
-    assert "Upgraded:\n  opennebula-node-kvm-7.0.2-1.el9.x86_64" in r.out
+    # Requires: opennebula-common = its version: dnf upgrades both
+    assert "Upgraded:\n  opennebula-common-7.0.2-1.el9.x86_64  opennebula-node-kvm-7.0.2-1" in r.out
     assert lab.ok("hv0", "rpm", "-q", "opennebula-node-kvm").out == (
         "opennebula-node-kvm-7.0.2-1.el9.x86_64\n"
     )
@@ -116,3 +126,25 @@ def test_yum_and_rpm(make_lab: MakeLab) -> None:
     assert "Package opennebula-node-lxc available, but not installed." in r.out
     assert "libvirtd.service" in lab.ok("hv0", "systemctl", "list-units").out
     assert seed.initial_packages(lab.spec, lab.spec.nodes[3])["libvirt"]
+
+
+def test_a_front_end_upgrade_moves_every_sibling_at_its_exact_version(lab: FakeLab) -> None:
+    lab.upgrade_packages("fe1", "7.0")
+    out = lab.ok("fe1", "dpkg-query", "-W", "-f=${Package} ${Version}\\n", "opennebula*").out
+    versions = dict(line.split() for line in out.splitlines())
+    # exact-version Depends: nothing OpenNebula ships for 7.0 is left at 6.10.5
+    left = {p: v for p, v in versions.items() if v != "7.0.2-1"}
+    assert not [p for p in left if catalogue.package_exists(p, "7.0.2")], left
+    for sibling in ("opennebula-common", "opennebula-libs", "opennebula-tools",
+                    "opennebula-common-onecfg", "opennebula-guacd"):  # fmt: skip
+        assert versions[sibling] == "7.0.2-1", sibling
+
+
+def test_a_sibling_named_at_another_version_is_a_held_broken_package(lab: FakeLab) -> None:
+    lab.switch_repo("hv0", "7.0")
+    lab.ok("hv0", "apt-get", "update")
+    r = lab.run("hv0", "apt-get", "install", "-y", "opennebula-node-kvm=7.0.2-1",
+                "opennebula-common=6.10.5-1")  # fmt: skip
+    assert r.rc == 100
+    assert r.err.startswith("E: Unable to correct problems, you have held broken packages")
+    assert version(lab, "hv0", "opennebula-node-kvm") == "6.10.5-1"
