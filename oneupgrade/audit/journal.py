@@ -38,6 +38,9 @@ class Journal:
     deferred: bool = False
     # where an unreadable journal was put by --new-campaign (None: nothing set aside)
     set_aside: Path | None = None
+    # where the controller keeps its copies of the backups (--backup-dir; None: beside
+    # the journal's report directory, safekeeping.store_of)
+    backup_dir: Path | None = None
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     @classmethod

@@ -205,7 +205,8 @@ def dump_time(leader: Node, dump: Backup) -> float:
     if not out.isdigit():
         raise PreconditionFailed(
             f"{leader}: the pre-upgrade dump {dump.path} is gone; restore it from the "
-            "controller's copy in the report directory's backups/ first"
+            "controller's copy in the campaign's backup directory (reports/<cluster>.backups "
+            "or --backup-dir) first"
         )
     return float(out)
 

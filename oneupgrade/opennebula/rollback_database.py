@@ -30,8 +30,8 @@ def restore_database(source: Node, node: Node, dump: Backup, journal: Journal) -
     if not node.dry_run and seen != dump.sha256:
         raise PreconditionFailed(
             f"{node}: {path} has sha256 {seen}, not the recorded {dump.sha256}: the dump is "
-            "damaged; the database was NOT restored (the controller keeps a copy under the "
-            "report directory's backups/)"
+            "damaged; the database was NOT restored (the controller keeps a copy in the "
+            "campaign's backup directory, reports/<cluster>.backups or --backup-dir)"
         )
     node.run(f"onedb restore -f {shlex.quote(path)}", mutating=True, timeout=ONEDB_TIMEOUT)
     journal.remember(key, dump.sha256)

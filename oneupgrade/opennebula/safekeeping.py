@@ -2,9 +2,12 @@
 
 A front-end whose disk dies mid-upgrade takes its pre-upgrade dump and its /etc/one
 copy with it, and they are the way back ("Restoring the Previous Version"). Each is
-copied into the campaign's report directory (backups/<node>/, files 0600 in 0700
-directories), its sha256 checked against the one taken on the node, and recorded in
-the journal, so a rerun copies only what is missing or damaged.
+copied into the campaign's backup directory (--backup-dir, by default
+reports/<cluster>.backups beside the report directory and never inside it: the dumps
+and oned.conf carry the database password, and the report directory is what an
+operator hands on), <node>/ in it, files 0600 in 0700 directories, its sha256 checked
+against the one taken on the node, and recorded in the journal, so a rerun copies only
+what is missing or damaged.
 """
 
 from __future__ import annotations
@@ -22,12 +25,15 @@ ONEDB_TIMEOUT = 3600.0
 
 
 def store_of(journal: Journal) -> Path:
-    return journal.path.parent / "backups"
+    if journal.backup_dir is not None:
+        return journal.backup_dir
+    report_dir = journal.path.parent
+    return report_dir.with_name(f"{report_dir.name}.backups")
 
 
 def _write_private(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    # backups/ and backups/<node>/: mkdir gives the parents the umask's mode
+    # the store and its <node>/: mkdir gives the parents the umask's mode
     for directory in (path.parent.parent, path.parent):
         os.chmod(directory, 0o700)
     tmp = path.with_name(f".{path.name}.part")
@@ -67,7 +73,10 @@ def keep_dump(node: Node, journal: Journal, path: str, sha256: str) -> str | Non
         )
     copy = store_of(journal) / node.name / path.rsplit("/", 1)[-1]
     _write_private(copy, data)
-    journal.remember(key, {"node": node.name, "source": path, "copy": str(copy), "sha256": seen})
+    journal.remember(
+        key,
+        {"node": node.name, "source": path, "copy": str(copy), "sha256": seen, "bytes": len(data)},
+    )
     return str(copy)
 
 
@@ -82,6 +91,8 @@ def keep_configuration(node: Node, journal: Journal, paths: list[str]) -> str | 
     _write_private(copy, data)
     seen = hashlib.sha256(data).hexdigest()
     journal.remember(
-        key, {"node": node.name, "source": " ".join(paths), "copy": str(copy), "sha256": seen}
-    )
+        key,
+        {"node": node.name, "source": " ".join(paths), "copy": str(copy), "sha256": seen,
+         "bytes": len(data)},
+    )  # fmt: skip
     return str(copy)

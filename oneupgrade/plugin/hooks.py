@@ -28,6 +28,7 @@ from oneupgrade.plugin.options import (
     read_inventory,
 )
 from oneupgrade.plugin.session import RunbookSession, session_key
+from oneupgrade.plugin.state import BackupDirRefused
 
 pytest_plugins = ["oneupgrade.plugin.fixtures"]
 
@@ -77,7 +78,7 @@ def _start(config: pytest.Config, inventory: Inventory, resume: bool) -> Runbook
     """The session of this run; what refuses it is a usage error."""
     try:
         return RunbookSession(config, inventory, resume=resume)
-    except (runlock.RunLocked, JournalUnreadable) as exc:
+    except (runlock.RunLocked, JournalUnreadable, BackupDirRefused) as exc:
         raise pytest.UsageError(str(exc)) from None
     except OSError as exc:  # the report directory: not creatable, not writable
         where = exc.filename or config.getoption("report_dir") or "reports/"

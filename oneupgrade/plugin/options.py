@@ -47,6 +47,15 @@ OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
         ),
     ),
     (
+        "--backup-dir",
+        dict(
+            metavar="DIR",
+            default=None,
+            help="where the controller keeps its copies of the front-ends' backups, apart "
+            "from the reports (default: reports/<cluster>.backups, beside the report directory)",
+        ),
+    ),
+    (
         "--dry-run",
         dict(
             action="store_true",

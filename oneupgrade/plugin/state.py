@@ -21,6 +21,7 @@ from oneupgrade.audit.recorder import Recorder
 from oneupgrade.campaign import runlock
 from oneupgrade.campaign.keeper import ClusterCampaign
 from oneupgrade.cluster import Cluster
+from oneupgrade.errors import RunbookError
 from oneupgrade.inventory.model import Host, Inventory, hypervisor_patterns
 from oneupgrade.plugin import report
 from oneupgrade.plugin.options import become_key
@@ -40,6 +41,7 @@ class RunbookState:
         self.started = time.time()
         self.run_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(self.started))
         self.report_dir = _report_dir(config, inventory)
+        self.backup_dir = _backup_dir(config, self.report_dir)
         # before anything is claimed or read: a refused run leaves no trace
         self.lock = runlock.acquire(self.report_dir, inventory.cluster, self.run_id)
         self.dry_run: bool = config.getoption("dry_run")
@@ -50,6 +52,7 @@ class RunbookState:
             dry_run=self.dry_run,
         )
         self.journal.persist = not self.dry_run
+        self.journal.backup_dir = self.backup_dir
         self.recorder = self._open_reports()
         self.cluster = self._open_cluster()
         self._keep_the_campaign()
@@ -184,6 +187,28 @@ class RunbookState:
                 terminal.write_line(text)
         except OSError:
             pass  # the terminal is gone (SIGHUP): the audit log has it
+
+
+class BackupDirRefused(RunbookError):
+    """--backup-dir names a place the backups must not go."""
+
+
+def _backup_dir(config: pytest.Config, report_dir: Path) -> Path:
+    """--backup-dir, or reports/<cluster>.backups: never inside the report directory,
+    which the operator hands on (the dumps and /etc/one hold the database password)."""
+    given = config.getoption("backup_dir")
+    where = Path(given).expanduser().resolve() if given else None
+    if where is None:
+        return report_dir.with_name(f"{report_dir.name}.backups")
+    if where == report_dir.resolve() or report_dir.resolve() in where.parents:
+        raise BackupDirRefused(
+            f"--backup-dir {given} is inside the report directory {report_dir}, which must "
+            "hold no secret (the backups carry the database password): give a directory "
+            "outside it"
+        )
+    if where.exists() and not where.is_dir():
+        raise BackupDirRefused(f"--backup-dir {given} is not a directory: give a directory")
+    return where
 
 
 def _report_dir(config: pytest.Config, inventory: Inventory) -> Path:

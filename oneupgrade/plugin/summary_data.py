@@ -60,6 +60,7 @@ def backups(facts: dict[str, Any]) -> list[dict[str, str]]:
                     "kind": f"on the controller (of {value.get('source', '')})",
                     "path": str(value.get("copy", "")),
                     "sha256": str(value.get("sha256", "")),
+                    "bytes": str(value.get("bytes", "")),
                 }
             )
         elif key.startswith("db_backup/") and isinstance(value, dict):

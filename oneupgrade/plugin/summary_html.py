@@ -102,8 +102,11 @@ def _hosts_and_backups(data: dict[str, Any]) -> list[str]:
     if data["backups"]:
         parts.append(
             _table(
-                ["Node", "What", "Path", "sha256"],
-                [[b["node"], b["kind"], b["path"], b["sha256"] or "-"] for b in data["backups"]],
+                ["Node", "What", "Path", "Size (bytes)", "sha256"],
+                [
+                    [b["node"], b["kind"], b["path"], b.get("bytes") or "-", b["sha256"] or "-"]
+                    for b in data["backups"]
+                ],
             )
         )
     else:

@@ -1,5 +1,7 @@
 """Preflight refuses before any change; step 1 waits for transient VMs, then names them."""
 
+import hashlib
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -251,3 +253,33 @@ def test_a_series_target_whose_repository_serves_a_doomed_release_stops_before_t
     notes = [r.get("text", "") for r in run.audit if r.get("kind") == "note"]
     assert "the front-ends' repositories offer opennebula 7.0.2-1" in notes, notes
     assert package_version(lab, "fe2", "opennebula").startswith("7.0.2")
+
+
+def test_the_backups_are_kept_apart_from_the_reports_where_backup_dir_says(
+    make_lab: LabFactory, report_dir: Path, tmp_path: Path
+) -> None:
+    lab = make_lab(frontends=3, hypervisors=1)
+    cluster = yaml.safe_load(lab.inventory_path.read_text())["cluster"]
+    # inside the report directory (what an operator hands on): refused before anything
+    inside = run_runbook(lab, report_dir, "--backup-dir", str(report_dir / cluster / "vault"))
+    assert inside.returncode == 4, inside.output
+    assert "is inside the report directory" in inside.output
+    assert "Traceback" not in inside.output
+    assert inside.audit == []
+    vault = tmp_path / "vault"
+    run = run_runbook(lab, report_dir, "--backup-dir", str(vault))
+    assert run.returncode == 0, run.output[-4000:]
+    assert not (report_dir / f"{cluster}.backups").exists()
+    assert stat.S_IMODE(vault.stat().st_mode) == 0o700
+    for node in ("fe1", "fe2", "fe3"):
+        (dump,) = (vault / node).glob(f"pre-upgrade-{node}-*.sql")
+        assert stat.S_IMODE(dump.stat().st_mode) == 0o600
+        assert stat.S_IMODE(dump.parent.stat().st_mode) == 0o700
+        (tar,) = (vault / node).glob("configuration-one.*.tar")
+        assert run.html is not None
+        page = run.html.read_text()
+        for copy in (dump, tar):  # the report names each copy by path, size and sha256
+            digest = hashlib.sha256(copy.read_bytes()).hexdigest()
+            assert f"<td>{copy}</td><td>{copy.stat().st_size}</td><td>{digest}</td>" in page
+    kept = [p for p in report_dir.rglob("*") if p.is_file() and vault not in p.parents]
+    assert not [p for p in kept if p.suffix in (".sql", ".tar")], kept

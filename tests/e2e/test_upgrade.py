@@ -56,7 +56,8 @@ def test_debian12_6_10_to_7_0_then_a_rerun_changes_nothing(
             for n in notes
         ), notes
     # Step 4's backups survive the node: copies on the controller, checked, 0600, reported.
-    store = next(report_dir.glob("*/backups"))
+    (store,) = report_dir.glob("*.backups")  # beside the report directory, not in it
+    assert not list(report_dir.glob("*/backups"))
     assert first.html is not None
     report = first.html.read_text()
     for node in ("fe1", "fe2", "fe3"):

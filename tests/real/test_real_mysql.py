@@ -16,6 +16,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
+import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +50,14 @@ def _tables(lab: Lab, node: str) -> int:
     out = sh(lab, node, "mariadb -N -e \"SELECT COUNT(*) FROM information_schema.tables "
                         "WHERE table_schema = 'opennebula'\"")  # fmt: skip
     return int(out.strip())
+
+
+def _tar_text(path: Path) -> bytes:
+    """Every member's bytes of the tar at `path`, one after another."""
+    with tarfile.open(path) as archive:
+        return b"".join(
+            f.read() for m in archive.getmembers() if m.isfile() and (f := archive.extractfile(m))
+        )
 
 
 def _password(lab: Lab) -> str:
@@ -151,8 +161,24 @@ def test_the_password_is_in_no_record_and_on_no_command_line_of_the_runbook(
     secret = campaign.secret
     for run in (campaign.failed, campaign.resumed):
         assert secret not in run.output
-    # every file the runs wrote, except the step-4 copies of /etc/one (oned.conf holds it)
-    written = [p for p in campaign.reports.rglob("*") if p.is_file() and "backups" not in p.parts]
+    # every file the runs wrote in the report directories: the step-4 copies of /etc/one
+    # (oned.conf holds it) and the dumps are kept apart, in reports/<cluster>.backups
+    kept = [d for base in (campaign.reports, campaign.second) for d in base.glob("*.backups")]
+    assert kept, "no backup directory beside the reports"
+    held = [p for d in kept for p in d.rglob("*") if p.is_file()]
+    assert any(secret.encode() in _tar_text(p) for p in held if p.suffix == ".tar")
+    for path in held:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+    for d in kept:
+        assert stat.S_IMODE(d.stat().st_mode) == 0o700, d
+    written = [
+        p
+        for base in (campaign.reports, campaign.second)
+        for d in base.iterdir()
+        if d.is_dir() and not d.name.endswith(".backups")
+        for p in d.rglob("*")
+        if p.is_file()
+    ]
     assert any(p.suffix == ".html" for p in written)
     assert any(p.suffix == ".jsonl" for p in written)
     assert any(p.name == "journal.json" for p in written)

@@ -34,10 +34,12 @@ def test_a_dump_is_kept_private_and_copied_once(tmp_path: Path) -> None:
     node = DumpNode(b"CREATE TABLE pool;\n")
     digest = hashlib.sha256(node.data).hexdigest()
     copy = Path(str(safekeeping.keep_dump(node, journal, DUMP, digest)))
-    assert copy == tmp_path / "reports" / "c" / "backups" / "fe1" / Path(DUMP).name
+    # beside the report directory, never in it: the report directory holds no secret
+    assert copy == tmp_path / "reports" / "c.backups" / "fe1" / Path(DUMP).name
     assert copy.read_bytes() == node.data
     assert stat.S_IMODE(copy.stat().st_mode) == 0o600
     assert stat.S_IMODE(copy.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(copy.parent.parent.stat().st_mode) == 0o700
     assert safekeeping.keep_dump(node, journal, DUMP, digest) is None
     assert node.fetched == 1
     copy.write_bytes(b"damaged")  # the controller's copy rotted: copied again
@@ -51,5 +53,5 @@ def test_a_transfer_that_does_not_match_the_nodes_sha256_is_refused(tmp_path: Pa
     node = DumpNode(b"truncated")
     with pytest.raises(PreconditionFailed, match="damaged in transfer; rerun to copy it again"):
         safekeeping.keep_dump(node, journal, DUMP, "0" * 64)
-    assert not (tmp_path / "backups").exists()
+    assert not (tmp_path.parent / f"{tmp_path.name}.backups").exists()
     assert journal.fact(f"controller_copy/fe1/{Path(DUMP).name}") is None
