@@ -1,7 +1,9 @@
 """Preflight refuses before any change; step 1 waits for transient VMs, then names them."""
 
 import hashlib
+import json
 import stat
+import time
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +11,15 @@ import yaml
 
 from onelab import Lab
 from tests.e2e.conftest import LabFactory
-from tests.e2e.runner import Run, package_version, run_runbook, sh, zone
+from tests.e2e.runner import (
+    Run,
+    finished_run,
+    package_version,
+    run_runbook,
+    sh,
+    start_runbook,
+    zone,
+)
 
 
 def _inventory(lab: Lab, name: str, **changes: Any) -> Path:
@@ -57,11 +67,39 @@ def test_step_1_waits_for_a_vm_in_migrate_then_proceeds(
     make_lab: LabFactory, report_dir: Path
 ) -> None:
     lab = make_lab(frontends=1, hypervisors=1, version="6.10")
-    lab.hold_vm(0, "MIGRATE", 4.0)
-    run = run_runbook(lab, report_dir, "--vm-timeout", "60")
+    lab.hold_vm(0, "MIGRATE", 300.0)
+    before = set(report_dir.glob("*/*.jsonl"))
+    proc = start_runbook(lab, report_dir, "--vm-timeout", "120")
+    try:
+        # step 1 has found the VM migrating (however long preflight took): it ends now
+        deadline = time.monotonic() + 120
+        while not _step_1_polls(report_dir):
+            assert proc.poll() is None, "the run ended before step 1 read the VMs"
+            assert time.monotonic() < deadline, "step 1 never read the VMs"
+            time.sleep(0.2)
+        lab.hold_vm(0, "MIGRATE", 0.0)
+        returncode = proc.wait(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    run = finished_run(report_dir, before, returncode)
     assert run.returncode == 0, run.output
     polls = [c for c in run.commands() if c["command"].startswith("onevm list")]
     assert len(polls) >= 2, "step 1 did not wait"
+
+
+def _step_1_polls(report_dir: Path) -> int:
+    """The `onevm list` commands step 1 has logged so far in the running audit log."""
+    found = 0
+    for log in report_dir.glob("*/*.jsonl"):
+        for line in log.read_text().splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:  # a line being written
+                continue
+            command, step = str(record.get("command", "")), str(record.get("step", ""))
+            found += step.startswith("01") and command.startswith("onevm list")
+    return found
 
 
 def test_step_1_fails_naming_the_vm_when_the_hold_outlasts_the_deadline(
