@@ -39,8 +39,8 @@ lint: setup
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-# The simulated tier and the real tier's two lanes side by side (tests/tiers.py);
-# `$(PY) -m pytest` runs them one after the other.
+# The real tier and the simulated one side by side (tests/tiers.py); `$(PY) -m pytest`
+# runs them one after the other.
 test: lint real-build
 	$(PY) -m tests.tiers
 

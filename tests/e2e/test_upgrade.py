@@ -75,7 +75,8 @@ def test_debian12_6_10_to_7_0_then_a_rerun_changes_nothing(
             assert str(path) in report
         assert stat.S_IMODE((store / node).stat().st_mode) == 0o700
     # Everything the run wrote is the operator's alone, whatever the umask (022 here).
-    written = [store.parent, *store.parent.rglob("*")]
+    reports = store.with_name(store.name.removesuffix(".backups"))  # reports/<cluster>
+    written = [d for top in (reports, store) for d in (top, *top.rglob("*"))]
     modes = {str(p): stat.S_IMODE(p.stat().st_mode) for p in written}
     wrong = {p: oct(m) for p, m in modes.items() if m != (0o700 if Path(p).is_dir() else 0o600)}
     assert wrong == {}, wrong
